@@ -1,0 +1,4 @@
+"""Auto-hetero-associative recurrent networks."""
+from .auto_hetero import AutoHeteroOutput, AutoHeteroRNN
+
+__all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]

@@ -1,0 +1,180 @@
+"""Auto-hetero-associative recurrent networks (Ans & Rousset).
+
+One recurrent core feeds two heads:
+
+* the **hetero** head maps the hidden state to class logits (the task);
+* the **auto** head reconstructs, at every step, the step's whole input: the item ``x_t`` *and*
+  the context (the previous recurrent state, flattened). Training the auto head makes learned
+  (item, context) pairs near-fixed points of the auto map, which reverberation exploits.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import make_layer
+
+__all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]
+
+
+class AutoHeteroOutput(NamedTuple):
+    """Everything one pass over a sequence produces.
+
+    logits (B, C) class logits from the final state; step_logits (B, T, C) the hetero head at
+    every step; features (B, T, H) top-layer outputs; recon (B, T, F + S) auto head output (B, T, F without
+    context); recon_target, same shape, the detached [x_t, context_(t-1)] it should reconstruct;
+    final_state the layer's final state.
+    """
+    logits: Tensor
+    step_logits: Tensor
+    features: Tensor
+    recon: Tensor
+    recon_target: Tensor
+    final_state: object
+
+
+def _check_finite_input(x: Tensor, input_size: int) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"AutoHeteroRNN: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"AutoHeteroRNN: expected input of shape (batch, time, {input_size}), "
+                         f"got shape {tuple(x.shape)}")
+    if x.shape[-1] != input_size:
+        raise ValueError(f"AutoHeteroRNN: expected {input_size} features per step, got {x.shape[-1]} "
+                         f"(input shape {tuple(x.shape)})")
+    if x.shape[1] == 0:
+        raise ValueError("AutoHeteroRNN: got a sequence with 0 time steps")
+
+
+class AutoHeteroRNN(nn.Module):
+    """Recurrent classifier with a hetero (class) head and an auto (reconstruction) head.
+
+    Args:
+        input_size: features per step ``F``.
+        hidden_size: recurrent units per layer ``H``.
+        num_classes: initial number of outputs ``C`` (grows with :meth:`grow`).
+        cell: ``"lstm" | "gru" | "rnn" | "srn"``.
+        num_layers: stacked recurrent layers.
+        dropout: dropout between recurrent layers.
+        auto_activation: ``None`` (linear reconstruction, real-valued data) or ``"sigmoid"``
+            (binary items and sigmoid SRN contexts, as in the original papers).
+        srn_nonlinearity: ``"sigmoid"`` or ``"tanh"`` units when ``cell="srn"``.
+
+    Shape:
+        ``forward(x)``: x (B, T, F) -> logits (B, C), so Avalanche uses it as any classifier.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int, cell: str = "lstm",
+                 num_layers: int = 1, dropout: float = 0.0, auto_activation: Optional[str] = None,
+                 srn_nonlinearity: str = "sigmoid"):
+        super().__init__()
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
+                        ("num_classes", num_classes), ("num_layers", num_layers)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"AutoHeteroRNN: {name} must be a positive int, got {v!r}")
+        if auto_activation not in (None, "sigmoid"):
+            raise ValueError(f"auto_activation must be None or 'sigmoid', got {auto_activation!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.cell_type = cell.lower()
+        self.num_layers = num_layers
+        self.auto_activation = auto_activation
+        kw = {"nonlinearity": srn_nonlinearity} if self.cell_type == "srn" else {}
+        self.rnn = make_layer(self.cell_type, input_size, hidden_size, num_layers, dropout=dropout, **kw)
+        self.classifier = nn.Linear(hidden_size, num_classes)
+        self.auto_head = nn.Linear(hidden_size, input_size + self.rnn.state_size)
+
+    # -- sizes --------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return self.classifier.out_features
+
+    @property
+    def state_size(self) -> int:
+        """Size ``S`` of the flattened context (all layers, h and c for LSTM)."""
+        return self.rnn.state_size
+
+    def grow(self, num_classes: int) -> None:
+        """Enlarge the class head to ``num_classes`` outputs; old rows are kept unchanged."""
+        old = self.classifier
+        if num_classes < old.out_features:
+            raise ValueError(f"cannot shrink the class head from {old.out_features} to {num_classes}")
+        if num_classes == old.out_features:
+            return
+        new = nn.Linear(self.hidden_size, num_classes).to(old.weight.device, old.weight.dtype)
+        with torch.no_grad():
+            new.weight[: old.out_features] = old.weight
+            new.bias[: old.out_features] = old.bias
+        self.classifier = new
+
+    # -- passes -------------------------------------------------------------------------------
+    def _auto(self, features: Tensor) -> Tensor:
+        r = self.auto_head(features)
+        return torch.sigmoid(r) if self.auto_activation == "sigmoid" else r
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, T, F) -> class logits (B, C) from the final step."""
+        _check_finite_input(x, self.input_size)
+        out, _ = self.rnn(x)
+        return self.classifier(out[:, -1])
+
+    def run(self, x: Tensor, state=None, with_context: bool = True) -> AutoHeteroOutput:
+        """Full pass: logits, per-step logits, features, reconstructions and their targets.
+
+        With ``with_context`` the auto part reconstructs [x_t, context_(t-1)] (B, T, F + S), the
+        context being the flattened state *before* each step; without it only x_t (B, T, F),
+        which keeps the whole pass on the fused kernel. A one-layer SRN/RNN/GRU gets its contexts
+        from the fused outputs; LSTM (whose cell state the fused kernel does not return) and
+        stacked layers step the shared cells.
+        """
+        _check_finite_input(x, self.input_size)
+        b, t, _ = x.shape
+        if state is None:
+            state = self.rnn.init_state(b, x.device, x.dtype)
+        if not with_context:
+            out, final = self.rnn(x, state)
+            recon, recon_target = self._auto(out)[..., : self.input_size], x.detach()
+        else:
+            if self.num_layers == 1 and not self.rnn.is_lstm:
+                out, final = self.rnn(x, state)
+                contexts = torch.cat([state.transpose(0, 1), out[:, :-1]], dim=1)  # (B, T, H)
+            else:
+                outs, ctx = [], []
+                s = state
+                for i in range(t):
+                    ctx.append(self.rnn.flatten_state(s))
+                    y, s = self.rnn.step(x[:, i], s)
+                    outs.append(y)
+                out, final = torch.stack(outs, 1), s
+                contexts = torch.stack(ctx, 1)
+            recon = self._auto(out)
+            recon_target = torch.cat([x, contexts], dim=-1).detach()
+        return AutoHeteroOutput(self.classifier(out[:, -1]), self.classifier(out), out,
+                                recon, recon_target, final)
+
+    def step(self, x_t: Tensor, context: Optional[Tensor] = None):
+        """One static step on a flat (item, context) pair, as in Ans et al. (2004).
+
+        x_t (B, F), context (B, S) or None (initial state) ->
+        (logits (B, C), recon (B, F + S), next context (B, S)).
+        """
+        if context is None:
+            state = self.rnn.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+        else:
+            state = self.rnn.unflatten_state(context)
+        y, new_state = self.rnn.step(x_t, state)
+        return self.classifier(y), self._auto(y), self.rnn.flatten_state(new_state)
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """The item part of the auto output for a whole sequence: x (B, T, F) -> (B, T, F)."""
+        _check_finite_input(x, self.input_size)
+        out, _ = self.rnn(x)
+        return self._auto(out)[..., : self.input_size]
+
+    def features(self, x: Tensor) -> Tensor:
+        """Final top-layer hidden state (B, H): the embedding the class head reads."""
+        _check_finite_input(x, self.input_size)
+        out, _ = self.rnn(x)
+        return out[:, -1]
