@@ -1,13 +1,16 @@
 """Turning arrays of sequences into class-incremental Avalanche benchmarks."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-__all__ = ["class_incremental_stream", "resolve_class_order"]
+__all__ = ["class_incremental_stream", "resolve_class_order", "first_experience_classes",
+           "default_data_root"]
 
 
 def resolve_class_order(num_classes: int, class_order: Optional[Sequence[int]], seed: int,
@@ -24,8 +27,43 @@ def resolve_class_order(num_classes: int, class_order: Optional[Sequence[int]], 
     return order
 
 
+def first_experience_classes(num_classes: int, n_experiences: int,
+                             class_order: Optional[Sequence[int]] = None, seed: int = 0) -> list:
+    """The classes of the first experience, as :func:`class_incremental_stream` will split them.
+
+    Streams fit their standardisation on these classes' training data only.
+    """
+    _check_split(num_classes, n_experiences)
+    order = resolve_class_order(num_classes, class_order, seed)
+    return order[:num_classes // n_experiences]
+
+
+def _check_split(num_classes: int, n_experiences: int) -> None:
+    if n_experiences < 1 or num_classes % n_experiences:
+        raise ValueError(f"{num_classes} classes cannot be split evenly into {n_experiences} experiences")
+
+
+def default_data_root() -> Path:
+    """The folder holding the offline data sets (``fsdd/``, ``uea/``).
+
+    The first that exists of: ``$SELFREFRESH_DATA``; ``../shared/data`` relative to the current
+    directory; ``../shared/data`` relative to the repository holding this package.
+    """
+    candidates = []
+    if os.environ.get("SELFREFRESH_DATA"):
+        candidates.append(Path(os.environ["SELFREFRESH_DATA"]).expanduser())
+    candidates.append(Path.cwd().parent / "shared" / "data")
+    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data")
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise FileNotFoundError("no data folder found; set SELFREFRESH_DATA or pass root=. Looked in: "
+                            + ", ".join(str(p) for p in candidates))
+
+
 def class_incremental_stream(train_x, train_y, test_x, test_y, *, n_experiences: int,
-                             class_order: Optional[Sequence[int]] = None, seed: int = 0):
+                             class_order: Optional[Sequence[int]] = None, seed: int = 0,
+                             class_names: Optional[Sequence[str]] = None):
     """Build an Avalanche class-incremental benchmark from tensors.
 
     Args:
@@ -33,10 +71,13 @@ def class_incremental_stream(train_x, train_y, test_x, test_y, *, n_experiences:
         train_y, test_y: int labels (N,), contiguous from 0.
         n_experiences: number of experiences; the classes must divide evenly.
         class_order: permutation of the classes (default 0..C-1).
+        class_names: optional name of each class label (length C).
 
     Returns:
         An Avalanche benchmark with ``train_stream`` and ``test_stream`` whose experiences
-        yield ``(x, y, t)`` with x float32 (T, F), y int64, task label 0.
+        yield ``(x, y, t)`` with x float32 (T, F), y int64, task label 0. It also carries
+        ``input_size`` (F), ``seq_len`` (T), ``num_classes`` (C), ``class_order`` and
+        ``class_names`` (``None`` when not given).
     """
     from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
 
@@ -57,9 +98,21 @@ def class_incremental_stream(train_x, train_y, test_x, test_y, *, n_experiences:
     if sorted(torch.unique(ty).tolist()) != list(range(num_classes)):
         raise ValueError(f"training labels must be contiguous 0..{num_classes - 1}, got "
                          f"{sorted(torch.unique(ty).tolist())}")
-    if n_experiences < 1 or num_classes % n_experiences:
-        raise ValueError(f"{num_classes} classes cannot be split evenly into {n_experiences} experiences")
+    if tx.shape[1:] != ex.shape[1:]:
+        raise ValueError(f"train sequences have shape (T, F) = {tuple(tx.shape[1:])} but test "
+                         f"sequences {tuple(ex.shape[1:])}")
+    if int(ey.min()) < 0 or int(ey.max()) >= num_classes:
+        raise ValueError(f"test labels must lie in 0..{num_classes - 1}, got {sorted(torch.unique(ey).tolist())}")
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
+    _check_split(num_classes, n_experiences)
     order = resolve_class_order(num_classes, class_order, seed)
-    return class_incremental_benchmark(
+    benchmark = class_incremental_benchmark(
         {"train": TensorDataset(tx, ty), "test": TensorDataset(ex, ey)},
         class_order=order, num_classes_per_exp=[num_classes // n_experiences] * n_experiences)
+    benchmark.input_size = int(tx.shape[2])
+    benchmark.seq_len = int(tx.shape[1])
+    benchmark.num_classes = num_classes
+    benchmark.class_order = order
+    benchmark.class_names = None if class_names is None else [str(c) for c in class_names]
+    return benchmark
