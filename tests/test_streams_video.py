@@ -25,7 +25,7 @@ def test_moving_actions_shapes_metadata_and_experiences():
     bm = get_stream("moving-actions")(n_classes=6, n_train_per_class=4, n_test_per_class=2, n_experiences=3,
                                       frames=8, size=16, images="digits")
     assert (bm.input_size, bm.num_classes, bm.seq_len) == (64, 6, 8)  # pooled to 8x8
-    assert bm.class_names == list(MOTIONS[:6]) and bm.image_source == "digits"
+    assert bm.class_names == list(MOTIONS[:6]) and bm.image_source == "digits" and bm.class_order == list(range(6))
     assert len(bm.train_stream) == 3 and len(bm.test_stream) == 3
     assert [sorted(e.classes_in_this_experience) for e in bm.train_stream] == [[0, 1], [2, 3], [4, 5]]
     x, y, t = bm.train_stream[1].dataset[0]
@@ -201,3 +201,12 @@ def test_video_folder_errors(tmp_path):
         video_folder(tmp_path, layout="ucf101", progress=False)
     with pytest.raises(ValueError, match="unknown layout"):
         video_folder(tmp_path, layout="youtube", progress=False)
+
+
+def test_lazy_stream_has_the_same_attributes():
+    kw = dict(n_classes=4, n_train_per_class=2, n_test_per_class=1, n_experiences=2, images="digits",
+              class_order=[3, 1, 0, 2])
+    a, b = moving_actions(**kw), moving_actions(**kw, in_memory=False)
+    for attr in ("input_size", "seq_len", "num_classes", "class_order", "class_names"):
+        assert getattr(a, attr) == getattr(b, attr), attr
+    assert sorted(b.train_stream[0].classes_in_this_experience) == [1, 3]

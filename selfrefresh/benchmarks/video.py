@@ -31,8 +31,7 @@ from .base import class_incremental_stream, resolve_class_order
 from .frame_encoders import encode_frames, resolve_frame_encoder
 
 __all__ = ["MOTIONS", "FASHION_MNIST_ROOT", "load_object_images", "MovingActionsDataset", "render_clips",
-           "moving_actions", "video_folder", "read_video_frames", "lazy_class_incremental_stream",
-           "describe_benchmark"]
+           "moving_actions", "video_folder", "read_video_frames", "lazy_class_incremental_stream"]
 
 #: Motion classes, in the default order (the first ``n_classes`` are used).
 MOTIONS = ("right", "left", "up", "down", "circle-cw", "circle-ccw", "zoom-in", "zoom-out",
@@ -45,13 +44,6 @@ FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 _DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1),  # y points down
                "up-right": (1, -1), "down-left": (-1, 1), "up-left": (-1, -1), "down-right": (1, 1)}
 _LOG_SCALE = (math.log(0.3), math.log(0.8))  # object half-extent, as a fraction of the canvas half-width
-
-
-def describe_benchmark(benchmark, **attrs):
-    """Attach metadata (``input_size``, ``num_classes``, ``seq_len``, ``class_names``...) to a benchmark."""
-    for k, v in attrs.items():
-        setattr(benchmark, k, v)
-    return benchmark
 
 
 # ------------------------------------------------------------------------------------------------
@@ -250,10 +242,12 @@ class MovingActionsDataset(Dataset):
 
 
 def lazy_class_incremental_stream(train_ds: Dataset, test_ds: Dataset, *, n_experiences: int,
-                                  class_order: Optional[Sequence[int]] = None, seed: int = 0):
-    """Class-incremental benchmark over map-style datasets with a ``targets`` list (items
-    computed on access), as :func:`~selfrefresh.benchmarks.base.class_incremental_stream` does
-    for tensors. Avalanche 0.6.0 wraps any dataset exposing ``targets`` (task label 0)."""
+                                  class_order: Optional[Sequence[int]] = None, seed: int = 0,
+                                  class_names: Optional[Sequence[str]] = None):
+    """Class-incremental benchmark over map-style datasets with a ``targets`` list whose items
+    ``(x (T, F), y)`` are computed on access, as :func:`~selfrefresh.benchmarks.base.class_incremental_stream`
+    does for tensors (same attributes). Avalanche 0.6.0 wraps any dataset exposing ``targets``
+    (task label 0) and splits it by class through index subsets, without touching the items."""
     from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
     num_classes = max(train_ds.targets) + 1
     if sorted(set(train_ds.targets)) != list(range(num_classes)) or set(test_ds.targets) != set(train_ds.targets):
@@ -261,8 +255,12 @@ def lazy_class_incremental_stream(train_ds: Dataset, test_ds: Dataset, *, n_expe
     if n_experiences < 1 or num_classes % n_experiences:
         raise ValueError(f"{num_classes} classes cannot be split evenly into {n_experiences} experiences")
     order = resolve_class_order(num_classes, class_order, seed)
-    return class_incremental_benchmark({"train": train_ds, "test": test_ds}, class_order=order,
-                                       num_classes_per_exp=[num_classes // n_experiences] * n_experiences)
+    bm = class_incremental_benchmark({"train": train_ds, "test": test_ds}, class_order=order,
+                                     num_classes_per_exp=[num_classes // n_experiences] * n_experiences)
+    x0 = train_ds[0][0]
+    bm.input_size, bm.seq_len, bm.num_classes = int(x0.shape[-1]), int(x0.shape[0]), num_classes
+    bm.class_order, bm.class_names = order, None if class_names is None else [str(c) for c in class_names]
+    return bm
 
 
 def moving_actions(n_classes: int = 10, n_train_per_class: int = 100, n_test_per_class: int = 50, *,
@@ -285,7 +283,7 @@ def moving_actions(n_classes: int = 10, n_train_per_class: int = 100, n_test_per
 
     Returns:
         An Avalanche benchmark; items ``(x, y, t)`` with x (frames, F). Attributes ``input_size``,
-        ``num_classes``, ``seq_len``, ``class_names``, ``image_source``.
+        ``num_classes``, ``seq_len``, ``class_order``, ``class_names`` (the motions), ``image_source``.
     """
     if motions is None:
         if not 1 <= n_classes <= len(MOTIONS):
@@ -300,17 +298,16 @@ def moving_actions(n_classes: int = 10, n_train_per_class: int = 100, n_test_per
     train = MovingActionsDataset(train_imgs, n_per_class=n_train_per_class, split=0, **kw)
     test = MovingActionsDataset(test_imgs, n_per_class=n_test_per_class, split=1, **kw)
     input_size = int(train[0][0].shape[-1])
+    common = dict(n_experiences=n_experiences, class_order=class_order, seed=seed, class_names=motions)
     if in_memory is None:
         in_memory = (len(train) + len(test)) * frames * input_size * 4 < 512 * 2 ** 20
     if in_memory:
         (tx, ty), (ex, ey) = train.materialize(progress=progress), test.materialize(progress=progress)
-        bm = class_incremental_stream(tx, ty, ex, ey, n_experiences=n_experiences, class_order=class_order,
-                                      seed=seed)
+        bm = class_incremental_stream(tx, ty, ex, ey, **common)
     else:
-        bm = lazy_class_incremental_stream(train, test, n_experiences=n_experiences, class_order=class_order,
-                                           seed=seed)
-    return describe_benchmark(bm, input_size=input_size, num_classes=len(motions), seq_len=frames,
-                              class_names=list(motions), image_source=source)
+        bm = lazy_class_incremental_stream(train, test, **common)
+    bm.image_source = source
+    return bm
 
 
 # ------------------------------------------------------------------------------------------------
@@ -496,7 +493,5 @@ def video_folder(root, layout: str = "folder", *, annotation_path=None, fold: in
         if cache is not None:
             os.makedirs(cache.parent, exist_ok=True)
             torch.save((tx, ty, ex, ey), cache)
-    bm = class_incremental_stream(tx, ty, ex, ey, n_experiences=n_experiences, class_order=class_order,
-                                  seed=seed)
-    return describe_benchmark(bm, input_size=int(tx.shape[-1]), num_classes=len(names), seq_len=frames,
-                              class_names=list(names))
+    return class_incremental_stream(tx, ty, ex, ey, n_experiences=n_experiences, class_order=class_order,
+                                    seed=seed, class_names=names)
