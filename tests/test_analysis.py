@@ -266,3 +266,59 @@ def test_cluster_points_tolerance():
     assert cluster_points(pts, tol=10.0)[1].shape[0] == 1
     with pytest.raises(TypeError, match="auto head"):
         find_attractors(RNN(1, 1), seeds=torch.zeros(2, 3, 1))
+
+
+# ------------------------------------------------------------------------------------------------
+# figures, report, checkpoint command
+# ------------------------------------------------------------------------------------------------
+def _save_ckpt(path, model, **extra):
+    cfg = dict(input_size=model.input_size, hidden_size=model.hidden_size, num_classes=2,
+               cell=model.cell_type, num_layers=model.num_layers)
+    torch.save({"model_config": cfg, "model_state": model.state_dict(), **extra}, path)
+
+
+def test_plots_render(tmp_path):
+    from selfrefresh.analysis import plots
+    net = motif_detector()
+    x = torch.randint(0, 2, (4, 12, 1)).float() * 2 - 1
+    acts = unit_activations(net, x)
+    m = unit_motifs(net, x, units=[2, 0], window=3, k=2)
+    frames = [plots.plot_unit_traces(x.numpy(), acts.numpy(), [0, 2]),
+              plots.plot_motifs(m, kind="spectrogram"),
+              plots.plot_motifs([top_windows(torch.randn(2, 5, 3), torch.randn(2, 5, 4), 0, 2, 2)],
+                                frame_shape=(2, 2))]
+    for i, f in enumerate(frames):
+        p = plots.save_figure(f, tmp_path / f"f{i}.png")
+        assert p.stat().st_size > 2000
+    with pytest.raises(ValueError, match="frame_shape"):
+        plots.window_kind(4, "frames")
+
+
+def test_analyse_command_on_checkpoint_and_run_dir(tmp_path):
+    torch.manual_seed(4)
+    final = AutoHeteroRNN(2, 4, 2, cell="gru")
+    final.grow(3)  # a grown head loads too
+    early = AutoHeteroRNN(2, 4, 2, cell="gru")
+    run = tmp_path / "run"
+    run.mkdir()
+    _save_ckpt(run / "model.pt", final, stream="no-such-stream", seq_len=6, class_names=["a", "b", "c"])
+    _save_ckpt(run / "model_exp0.pt", early)
+    from selfrefresh.analysis import analyse_command, load_checkpoint
+    with pytest.warns(UserWarning, match="random probes"):
+        res = analyse_command(run, n_probes=6, n_units=2, top_k=2, n_seeds=12, reinjections=4, n_anchors=2,
+                              progress=False)
+    out = run / "analysis"
+    text = (out / "report.md").read_text()
+    for section in ("Units and motifs", "Gate saturation", "Memory horizon", "Reverberation attractors",
+                    "Across checkpoints", "2 = c"):
+        assert section in text
+    assert res["probes"] == "random" and res["data_shape"] == [6, 6, 2]
+    assert set(res["attractor_evolution"]) == {"model_exp0", "final"}
+    assert all((out / f"{n}.png").stat().st_size > 2000 for n in res["figures"])
+    assert load_checkpoint(run / "model.pt")[0].num_classes == 3
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": 1}, bad)
+    with pytest.raises(ValueError, match="model_config"):
+        load_checkpoint(bad)
+    with pytest.raises(FileNotFoundError, match="model.pt"):
+        analyse_command(tmp_path)

@@ -14,6 +14,8 @@ from .gates import GATE_NAMES, GateSaturation, gate_activations, gate_saturation
 from .memory import (MemoryCurve, compare_memory, gradient_memory, horizon_from_curve, perturbation_memory,
                      sequence_map)
 from .units import Motif, select_units, top_windows, unit_activations, unit_motifs
+from .report import analyse
+from .cli import analyse_command, load_checkpoint
 
 __all__ = [
     "LayerTrace", "recurrent_layer", "step_trace",
@@ -23,4 +25,5 @@ __all__ = [
     "compare_memory",
     "AttractorSummary", "random_seeds", "reverberate", "cluster_points", "find_attractors",
     "attractor_evolution", "reverberation_memory",
+    "analyse", "analyse_command", "load_checkpoint",
 ]

@@ -128,7 +128,8 @@ class AttractorSummary:
     final_move (N,) last step of each seed; converged (N,) final_move <= tol / 10;
     nearest_distance (K,) RMS distance of each center to the closest real item and nearest_class
     its label (None without data); data_spacing the median nearest-neighbour distance among the
-    real items (the scale to read nearest_distance against); tol the clustering tolerance.
+    real items (the scale to read nearest_distance against); tol the clustering tolerance;
+    num_classes the size of the class head (None: inferred from the classes reached).
     """
     end_points: Tensor
     labels: np.ndarray
@@ -144,6 +145,7 @@ class AttractorSummary:
     nearest_class: Optional[np.ndarray] = None
     data_spacing: Optional[float] = None
     name: str = ""
+    num_classes: Optional[int] = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -152,7 +154,7 @@ class AttractorSummary:
 
     def class_coverage(self, num_classes: Optional[int] = None) -> np.ndarray:
         """(C,) fraction of seeds whose end point the hetero head puts in each class."""
-        c = num_classes or (int(self.seed_classes.max()) + 1 if self.seed_classes.size else 0)
+        c = num_classes or self.num_classes or (int(self.seed_classes.max()) + 1 if self.seed_classes.size else 0)
         return np.bincount(self.seed_classes, minlength=c)[:c] / max(1, self.seed_classes.size)
 
     def summary(self) -> dict:
@@ -227,7 +229,7 @@ def find_attractors(model, seeds: Optional[Tensor] = None, n_seeds: int = 64, re
     final_move = moves[-1].cpu().numpy() if moves.shape[0] else np.full(end.shape[0], np.nan)
     summary = AttractorSummary(end, labels, centers, counts, classes, seed_classes,
                                moves.mean(1).cpu().numpy(), final_move, final_move <= tol / 10, float(tol),
-                               name=name, extra={"reinjections": reinjections, "n_seeds": int(end.shape[0])})
+                               name=name, num_classes=getattr(model, "num_classes", None), extra={"reinjections": reinjections, "n_seeds": int(end.shape[0])})
     if data is not None:
         d = _rms_cdist(centers, data)
         nd, ni = d.min(1)

@@ -115,9 +115,16 @@ def sequence_map(model, output: str = "logits") -> SeqMap:
     return call
 
 
-def _resolve(model, output: str) -> Tuple[SeqMap, Optional[nn.Module]]:
+def _prepare(model, x, lengths, max_lag, output):
+    """Checked (x, lengths, max_lag, sequence map, module to put in eval mode or None)."""
+    x = check_sequences(x)
+    b, t, _ = x.shape
+    lengths = check_lengths(lengths, b, t)
+    max_lag = t - 1 if max_lag is None else int(max_lag)
+    if not 0 <= max_lag < t:
+        raise ValueError(f"max_lag must lie in 0..{t - 1}, got {max_lag}")
     fn = sequence_map(model, output)
-    return fn, (model if isinstance(model, nn.Module) else None)
+    return x, lengths, max_lag, fn, (model if isinstance(model, nn.Module) else None)
 
 
 def _anchors(t: int, n: int, late: bool) -> np.ndarray:
@@ -160,13 +167,8 @@ def gradient_memory(model, x: Tensor, max_lag: Optional[int] = None, n_anchors: 
     sequences whose true length (``lengths``) covers ``t``. Costs ``O * n_anchors`` backward
     passes for ``O`` outputs per step.
     """
-    x = check_sequences(x)
+    x, lengths, max_lag, fn, module = _prepare(model, x, lengths, max_lag, output)
     b, t, _ = x.shape
-    lengths = check_lengths(lengths, b, t)
-    max_lag = t - 1 if max_lag is None else int(max_lag)
-    if not 0 <= max_lag < t:
-        raise ValueError(f"max_lag must lie in 0..{t - 1}, got {max_lag}")
-    fn, module = _resolve(model, output)
     sums = np.zeros(max_lag + 1)
     counts = np.zeros(max_lag + 1)
     with _EvalMode(module), torch.enable_grad():
@@ -197,15 +199,10 @@ def perturbation_memory(model, x: Tensor, eps: float = 1e-2, max_lag: Optional[i
     by ``eps * std(x)`` in a random unit direction; the curve at lag ``k`` is the mean of
     ``||out_(s+k)(x') - out_(s+k)(x)|| / (eps * std(x))`` over sequences whose length covers ``s + k``.
     """
-    x = check_sequences(x)
-    b, t, f = x.shape
-    lengths = check_lengths(lengths, b, t)
-    max_lag = t - 1 if max_lag is None else int(max_lag)
-    if not 0 <= max_lag < t:
-        raise ValueError(f"max_lag must lie in 0..{t - 1}, got {max_lag}")
     if eps <= 0:
         raise ValueError(f"eps must be > 0, got {eps}")
-    fn, module = _resolve(model, output)
+    x, lengths, max_lag, fn, module = _prepare(model, x, lengths, max_lag, output)
+    b, t, f = x.shape
     scale = float(x.std()) if b * t * f > 1 and float(x.std()) > 0 else 1.0
     step = eps * scale
     gen = torch.Generator().manual_seed(seed)
