@@ -243,7 +243,9 @@ def test_bistable_map_has_two_to_the_T_attractors():
     assert torch.allclose(s.centers.abs(), torch.full_like(s.centers, xs), atol=1e-4)
     assert np.array_equal(s.classes, (s.centers[:, -1, 0] > 0).long().numpy())
     assert s.nearest_distance.max() < 1e-4 and np.array_equal(s.nearest_class, s.classes)
-    assert s.summary()["classes_reached"] == [0, 1]
+    assert s.summary()["classes_reached"] == [0, 1] and s.summary()["n_converged_attractors"] == 8
+    few = find_attractors(m, seeds=seeds, reinjections=1)  # one step: nothing has converged yet
+    assert few.summary()["n_converged_attractors"] == 0 and few.n_attractors > 8
     assert abs(s.class_coverage(2).sum() - 1.0) < 1e-9
 
 
@@ -322,3 +324,17 @@ def test_analyse_command_on_checkpoint_and_run_dir(tmp_path):
         load_checkpoint(bad)
     with pytest.raises(FileNotFoundError, match="model.pt"):
         analyse_command(tmp_path)
+
+
+@pytest.mark.slow
+def test_example_runs_small(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, SELFREFRESH_EXAMPLE_SMALL="1", OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "examples/analyse_model.py", "--out", str(tmp_path)], env=env,
+                       capture_output=True, text=True, timeout=600,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "joint" / "analysis" / "report.md").is_file()
+    assert (tmp_path / "naive" / "analysis" / "attractor_evolution.png").is_file()

@@ -159,6 +159,7 @@ class AttractorSummary:
 
     def summary(self) -> dict:
         out = {"n_seeds": int(self.labels.size), "n_attractors": self.n_attractors,
+               "n_converged_attractors": int(np.unique(self.labels[self.converged]).size),
                "tol": float(self.tol), "converged_fraction": float(self.converged.mean()),
                "largest_basin_fraction": float(self.counts.max() / self.labels.size),
                "classes_reached": sorted(int(c) for c in np.unique(self.seed_classes)),

@@ -88,8 +88,8 @@ def _earlier_checkpoints(run_dir: Path) -> List[Path]:
 
 
 def analyse_command(path, out_dir=None, *, stream: Optional[str] = None, n_probes: int = 64,
-                    seq_len: Optional[int] = None, seed: int = 0, device: str = "cpu", progress: bool = True,
-                    **analyse_kwargs) -> dict:
+                    seq_len: Optional[int] = None, data=None, labels=None, lengths=None, seed: int = 0,
+                    device: str = "cpu", progress: bool = True, **analyse_kwargs) -> dict:
     """Analyse a checkpoint or run directory (schema in the module docstring).
 
     Args:
@@ -99,6 +99,8 @@ def analyse_command(path, out_dir=None, *, stream: Optional[str] = None, n_probe
         stream: overrides the checkpoint's ``stream``.
         n_probes: probe sequences (from the stream, else random).
         seq_len: length of random probes (default the checkpoint's ``seq_len``, else 20).
+        data, labels, lengths: probe sequences (B, T, F) to use instead of the stream's, with
+            their labels and true lengths (optional).
         analyse_kwargs: passed to :func:`selfrefresh.analysis.analyse` (``n_seeds``, ``reinjections``...).
 
     Returns:
@@ -117,11 +119,11 @@ def analyse_command(path, out_dir=None, *, stream: Optional[str] = None, n_probe
         raise FileNotFoundError(f"no checkpoint or run directory at {path}")
     model, ckpt = load_checkpoint(file, device)
     stream = stream or ckpt.get("stream")
-    x = labels = None
-    probes = "random"
-    if stream:
+    x, probes = data, "given data"
+    if x is None and stream:
         try:
             x, labels = stream_probes(stream, n_probes, seed, **dict(ckpt.get("stream_kwargs") or {}))
+            lengths = None
             if x.shape[-1] != model.input_size:
                 raise ValueError(f"stream has {x.shape[-1]} features, the model {model.input_size}")
             probes = f"stream {stream}"
@@ -129,6 +131,7 @@ def analyse_command(path, out_dir=None, *, stream: Optional[str] = None, n_probe
             warnings.warn(f"analyse: stream {stream!r} unusable ({type(e).__name__}: {e}); using random probes")
             x = labels = None
     if x is None:
+        probes, labels, lengths = "random", None, None
         t = int(seq_len or ckpt.get("seq_len") or 20)
         x = torch.randn(n_probes, t, model.input_size, generator=torch.Generator().manual_seed(seed))
     checkpoints, names = [], []
@@ -140,7 +143,8 @@ def analyse_command(path, out_dir=None, *, stream: Optional[str] = None, n_probe
             checkpoints.append(model)
             names.append("final")
     title = ckpt.get("name") or f"What {file.name} learned"
-    res = analyse(model, x.to(device), out_dir or default_out, labels, checkpoints=checkpoints or None,
+    res = analyse(model, torch.as_tensor(x, dtype=torch.float32).to(device), out_dir or default_out, labels,
+                  lengths, checkpoints=checkpoints or None,
                   checkpoint_names=names or None, seed=seed, title=str(title), progress=progress,
                   **analyse_kwargs)
     class_names = ckpt.get("class_names")

@@ -232,10 +232,11 @@ def plot_attractors(s: AttractorSummary, data=None, data_labels=None, kind: str 
     ax.set_title("end points (PCA), colour = class", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
+    shown = min(s.n_attractors, 40)  # the largest basins
     ax = fig.add_subplot(gs[0, 1])
-    ax.bar(np.arange(s.n_attractors), s.counts, color=[f"C{c % 10}" for c in s.classes])
-    ax.set_xticks(np.arange(s.n_attractors) if s.n_attractors <= 12 else [])
-    ax.set_xlabel("attractor (by basin size)")
+    ax.bar(np.arange(shown), s.counts[:shown], color=[f"C{c % 10}" for c in s.classes[:shown]])
+    ax.set_xticks(np.arange(shown) if shown <= 12 else [])
+    ax.set_xlabel("attractor (by basin size)" + (f", largest {shown}" if shown < s.n_attractors else ""))
     ax.set_ylabel("seeds")
     ax.set_title(f"{s.n_attractors} attractors, tol {s.tol:.3g}", fontsize=9)
     ax = fig.add_subplot(gs[0, 2])
@@ -245,11 +246,11 @@ def plot_attractors(s: AttractorSummary, data=None, data_labels=None, kind: str 
     ax.set_title(f"convergence ({100 * s.converged.mean():.0f}% converged)", fontsize=9)
     ax = fig.add_subplot(gs[0, 3])
     if s.nearest_distance is not None:
-        ax.bar(np.arange(s.n_attractors), s.nearest_distance, color=[f"C{c % 10}" for c in s.classes])
+        ax.bar(np.arange(shown), s.nearest_distance[:shown], color=[f"C{c % 10}" for c in s.classes[:shown]])
         if s.data_spacing is not None:
             ax.axhline(s.data_spacing, color="k", ls="--", lw=1, label="median NN spacing of data")
             ax.legend(fontsize=7)
-        ax.set_xticks(np.arange(s.n_attractors) if s.n_attractors <= 12 else [])
+        ax.set_xticks(np.arange(shown) if shown <= 12 else [])
         ax.set_xlabel("attractor")
         ax.set_ylabel("RMS distance to nearest real item")
     else:

@@ -171,7 +171,8 @@ def analyse(model: nn.Module, data, out_dir, labels=None, lengths=None, *, kind:
                        f"{n_seeds} random seeds ({dist}), R = {reinjections} re-injections through the auto head.",
                        "", f"- distinct end points (tolerance {s.tol:.3g} RMS): **{s.n_attractors}**; "
                        f"largest basin {100 * summ['largest_basin_fraction']:.0f} % of the seeds; "
-                       f"{100 * summ['converged_fraction']:.0f} % converged",
+                       f"{100 * summ['converged_fraction']:.0f} % converged (last step under tol / 10; "
+                       f"{summ['n_converged_attractors']} distinct converged end points)",
                        f"- classes reached (hetero head): {summ['classes_reached']}; share of seeds per class: "
                        f"{summ['class_coverage']}"]
                 if "mean_distance_to_data" in summ:
@@ -181,6 +182,10 @@ def analyse(model: nn.Module, data, out_dir, labels=None, lengths=None, *, kind:
                     if "class_agrees_with_nearest_item" in summ:
                         md.append(f"- attractor class = class of its nearest real item for "
                                   f"{100 * summ['class_agrees_with_nearest_item']:.0f} % of the seeds")
+                if summ["converged_fraction"] < 0.5:
+                    md.append(f"- most seeds were still moving after R = {reinjections}: the end points are "
+                              f"points of slow drift, not fixed points (more re-injections, or an auto map "
+                              f"without point attractors), so the count above overstates the attractors")
                 md.append(f"- the seed is forgotten (perturbation decays under 1 %) after {_fmt_h(rev)} "
                           f"re-injections")
                 md += ["", fig("attractors", plot_attractors(s, real.cpu().numpy(), real_labels, kind, frame_shape)),
