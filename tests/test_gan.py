@@ -1,0 +1,237 @@
+"""Recurrent conditional GAN, baselines, replay plugin and Avalanche GenerativeReplay factory."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from selfrefresh.generators.baselines import ARGenerativeRNN, SequenceVAE, avalanche_generative_replay
+from selfrefresh.generators.base import PseudoBatch
+from selfrefresh.generators.gan import DivergenceWarning, RecurrentGAN
+from selfrefresh.generators.gan_nets import gradient_penalty
+from selfrefresh.metrics.generative import coverage_density, modes_recovered
+
+T, F, C = 8, 2, 3
+
+
+def _data(n=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % C
+    t = torch.linspace(0, 1, T)
+    x = torch.stack([torch.sin(2 * math.pi * t), torch.cos(2 * math.pi * t)], -1)[None] * (1 + y[:, None, None])
+    return x + 0.1 * torch.randn(n, T, F, generator=g), y
+
+
+def _mixture(n=256, seed=0):
+    """One class, four sequence modes (two frequencies x two phases)."""
+    t = torch.linspace(0, 1, 16)
+    centers = torch.stack([torch.sin(2 * math.pi * f * t + ph)
+                           for f, ph in [(1, 0), (1, math.pi), (2, 0), (2, math.pi / 2)]])[:, :, None]
+    torch.manual_seed(seed)                             # global RNG: the GAN built next is seeded by it too
+    k = torch.randint(4, (n,))
+    return centers[k] + 0.05 * torch.randn(n, 16, 1), torch.zeros(n, dtype=torch.long), centers
+
+
+@pytest.mark.parametrize("kw", [
+    dict(loss="ns"), dict(loss="hinge"), dict(loss="wgan-gp", n_critic=2),
+    dict(loss="ns", spectral_norm=True), dict(loss="ns", label_smoothing=0.1), dict(loss="ns", instance_noise=0.5),
+    dict(loss="ns", label_flip=0.2), dict(loss="hinge", pack=2), dict(loss="ns", minibatch_std=True),
+    dict(loss="ns", moment_matching=1.0, critic_every=2), dict(loss="hinge", critic="rnn", spectral_norm=True),
+    dict(loss="wgan-gp", critic="rnn", n_critic=1), dict(loss="ns", cell="lstm"),
+])
+def test_each_loss_and_stabiliser_runs(kw):
+    torch.manual_seed(0)
+    x, y = _data()
+    gan = RecurrentGAN(T, F, C, hidden_size=8, latent_size=4, noise_size=2, num_layers=1, **kw)
+    last = gan.fit(x, y, epochs=2, batch_size=16, eval_every=1, progress=False)
+    assert all(math.isfinite(v) for v in last.values())
+    assert "quality" in last and gan.diverged is None
+    if kw["loss"] == "wgan-gp":
+        assert last["gp"] >= 0
+    xg, yg = gan.generate(10, classes=torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0]))
+    assert xg.shape == (10, T, F) and torch.isfinite(xg).all() and yg.tolist()[:3] == [0, 1, 2]
+
+
+def test_bad_options_and_inputs_raise():
+    with pytest.raises(ValueError, match="loss"):
+        RecurrentGAN(T, F, C, loss="lsgan")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        RecurrentGAN(T, F, C, loss="hinge", label_smoothing=0.1)
+    gan = RecurrentGAN(T, F, C, hidden_size=8)
+    with pytest.raises(ValueError, match="expected sequences"):
+        gan.fit(torch.zeros(4, T + 1, F), torch.zeros(4, dtype=torch.long), epochs=1)
+    with pytest.raises(ValueError, match="labels must be in"):
+        gan.fit(torch.zeros(4, T, F), torch.full((4,), C), epochs=1)
+    with pytest.raises(ValueError, match="NaN"):
+        gan.fit(torch.full((4, T, F), float("nan")), torch.zeros(4, dtype=torch.long), epochs=1)
+    with pytest.raises(ValueError, match="unknown class"):
+        gan.generate(2, classes=[0, C])
+
+
+def test_gradient_penalty_on_known_functions():
+    w = torch.tensor([[3.0, 4.0], [0.0, 0.0]])          # |w| = 5 -> grad of a linear critic is w everywhere
+    real, fake = torch.randn(6, 2, 2), torch.randn(6, 2, 2)
+    gp = gradient_penalty(lambda v: (v * w).sum((1, 2)), real, fake)
+    assert gp.item() == pytest.approx((5 - 1) ** 2)
+    alpha = torch.linspace(0, 1, 6)                     # quadratic critic: grad = x_hat
+    gp = gradient_penalty(lambda v: 0.5 * (v ** 2).sum((1, 2)), real, fake, alpha=alpha)
+    x_hat = alpha[:, None, None] * real + (1 - alpha[:, None, None]) * fake
+    assert gp.item() == pytest.approx(((x_hat.flatten(1).norm(dim=1) - 1) ** 2).mean().item(), rel=1e-5)
+    # it is differentiable w.r.t. the critic's parameters (double backward)
+    lin = nn.Linear(4, 1)
+    gp = gradient_penalty(lambda v: lin(v.flatten(1)).squeeze(-1), real, fake)
+    gp.backward()
+    assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
+
+
+def test_divergence_stops_cleanly_and_keeps_last_good_generator():
+    class Exploding(RecurrentGAN):
+        def _train_epoch(self, xn, y, epoch, epochs, batch_size):
+            out = super()._train_epoch(xn, y, epoch, epochs, batch_size)
+            if epoch == 2:
+                with torch.no_grad():
+                    next(self.generator.parameters()).fill_(float("nan"))
+                out["g_loss"] = float("nan")
+            return out
+
+    torch.manual_seed(0)
+    x, y = _data()
+    gan = Exploding(T, F, C, hidden_size=8, num_layers=1)
+    with pytest.warns(DivergenceWarning, match="diverged at epoch 3"):
+        gan.fit(x, y, epochs=10, batch_size=16, eval_every=1, progress=False)
+    assert gan.diverged and "g_loss=nan" in gan.diverged
+    assert len(gan.history) == 3 and gan.history[-1]["diverged"] == 1.0
+    assert all(torch.isfinite(p).all() for p in gan.parameters())
+    best = min(h["quality"] for h in gan.history[:2])
+    assert gan.quality(x, y) == pytest.approx(best, rel=1e-4)   # the best checkpoint was restored
+    # a loss blowing past max_loss stops as well
+    gan2 = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1)
+    with pytest.warns(DivergenceWarning):
+        gan2.fit(x, y, epochs=3, batch_size=16, max_loss=1e-6, progress=False)
+    assert len(gan2.history) == 1
+
+
+def _mode_count(gan, centers, n=400):
+    torch.manual_seed(1)
+    g, _ = gan.generate(n)
+    return modes_recovered(g, centers, radius=1.2, min_count=10)["recovered"], g
+
+
+@pytest.mark.slow
+def test_configured_gan_covers_more_modes_than_a_collapsed_one():
+    # about 90 s on a 2-core CPU: GAN training needs ~1200 generator steps to find the 4 modes.
+    # Seed-sensitive: with another initialisation the same configuration found 0 of 4 modes.
+    found, cover = {}, {}
+    for name, noise, epochs in (("configured", 1.0, 150), ("collapsed", 0.0, 20)):
+        x, y, centers = _mixture()
+        gan = RecurrentGAN(16, 1, 1, hidden_size=32, num_layers=1, ttur=(1e-3, 2e-3), instance_noise=0.5,
+                           moment_matching=1.0, minibatch_std=True, label_smoothing=0.1, noise_scale=noise)
+        gan.fit(x, y, epochs=epochs, batch_size=32, eval_every=10, progress=False, seed=0)
+        found[name], g = _mode_count(gan, centers)
+        cover[name] = coverage_density(x, g)["coverage"]
+    assert found["collapsed"] <= 1                       # deterministic generator: one sequence
+    assert found["configured"] >= 3, found
+    assert cover["configured"] > cover["collapsed"] + 0.2, cover
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.head = nn.GRU(F, 8, batch_first=True), nn.Linear(8, C)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0][:, -1])
+
+
+@pytest.mark.parametrize("cls", [RecurrentGAN, ARGenerativeRNN, SequenceVAE])
+def test_protocol_sample_and_continual_update(cls):
+    torch.manual_seed(0)
+    x, y = _data(60)
+    gen = cls(T, F, C, hidden_size=8, update_epochs=2)
+    with pytest.raises(RuntimeError, match="network"):
+        gen.sample(4)
+    old = y < 2
+    gen.update(TensorDataset(x[old], y[old], torch.zeros(int(old.sum()))), network=_Net())
+    assert gen.seen_classes == [0, 1]
+    pb = gen.sample(12)
+    assert isinstance(pb, PseudoBatch) and pb.x.shape == (12, T, F) and pb.logits.shape == (12, C)
+    assert set(pb.classes.tolist()) <= {0, 1}
+    calls = []
+    orig = gen.fit
+    gen.fit = lambda xx, yy, **kw: (calls.append((xx.shape[0], sorted(set(yy.tolist())))), orig(xx, yy, **kw))[1]
+    new = y == 2
+    gen.update(TensorDataset(x[new], y[new], torch.zeros(int(new.sum()))))
+    n_new = int(new.sum())
+    assert calls == [(n_new + 2 * n_new, [0, 1, 2])]    # new data + replay of both old classes
+    assert gen.seen_classes == [0, 1, 2]
+
+
+def test_baselines_learn_the_class_means():
+    torch.manual_seed(0)
+    x, y = _data(90)
+    for gen in (ARGenerativeRNN(T, F, C, hidden_size=16), SequenceVAE(T, F, C, hidden_size=16, lr=1e-2)):
+        gen.fit(x, y, epochs=40, batch_size=30, eval_every=40, progress=False)
+        xg, _ = gen.generate(90, classes=y)
+        scale = [(xg[y == c].abs().mean() / x[y == c].abs().mean()).item() for c in range(C)]
+        assert all(0.6 < s < 1.4 for s in scale), (type(gen).__name__, scale)
+        assert gen.history[-1]["quality"] < 0.5
+
+
+def _tiny_stream():
+    from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
+
+    x, y = _data(60)
+    xt, yt = _data(30, seed=1)
+    return class_incremental_benchmark({"train": TensorDataset(x, y), "test": TensorDataset(xt, yt)},
+                                       class_order=[0, 1, 2], num_classes_per_exp=[2, 1])
+
+
+def test_gan_replay_plugin_with_an_avalanche_strategy():
+    from avalanche.core import SupervisedPlugin
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+    from avalanche.training.supervised import Naive
+
+    from selfrefresh.strategies.gan_replay import GANReplayPlugin
+
+    class Spy(SupervisedPlugin):
+        sizes = []
+
+        def before_forward(self, strategy, **kw):
+            self.sizes.append((strategy.experience.current_experience, len(strategy.mb_x),
+                               sorted(set(strategy.mb_y.tolist()))))
+
+    torch.manual_seed(0)
+    bench = _tiny_stream()
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, update_epochs=2)
+    model = _Net()
+    strategy = Naive(model=model, optimizer=torch.optim.Adam(model.parameters(), 1e-2), criterion=nn.CrossEntropyLoss(),
+                     train_mb_size=10, train_epochs=1, eval_mb_size=30, evaluator=EvaluationPlugin(loggers=[]),
+                     plugins=[GANReplayPlugin(gan, mem_ratio=0.5), Spy()])
+    for exp in bench.train_stream:
+        strategy.train(exp)
+    first = [s for s in Spy.sizes if s[0] == 0]
+    second = [s for s in Spy.sizes if s[0] == 1]
+    assert all(n == 10 for _, n, _ in first)              # no replay before anything was learned
+    assert all(n == 15 for _, n, _ in second)             # 10 real + 5 generated
+    assert {0, 1} & set().union(*[set(c) for _, _, c in second])
+    assert gan.seen_classes == [0, 1, 2]
+
+
+def test_avalanche_generative_replay_factory_on_sequences():
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    torch.manual_seed(0)
+    bench = _tiny_stream()
+    model = _Net()
+    strategy = avalanche_generative_replay(model, torch.optim.Adam(model.parameters(), 1e-2), seq_len=T,
+                                           n_features=F, hidden_size=8, latent_size=4, train_mb_size=10,
+                                           train_epochs=1, evaluator=EvaluationPlugin(loggers=[]))
+    for exp in bench.train_stream:
+        strategy.train(exp)
+    res = strategy.eval(bench.test_stream)
+    assert isinstance(res, dict)
+    sample = strategy.generator_strategy.model.generate(5)
+    assert sample.shape == (5, T, F) and torch.isfinite(sample).all()

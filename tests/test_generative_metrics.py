@@ -1,0 +1,108 @@
+"""Generative measures and Lyapunov exponents against hand-computed values."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from selfrefresh.metrics.generative import (coverage_density, discriminative_score, fit_embedding,
+                                            frechet_distance, mmd2_rbf, modes_recovered,
+                                            per_class_coverage_density, tstr)
+from selfrefresh.metrics.lyapunov import (LORENZ_LYAPUNOV, benettin_lorenz, lorenz_trajectories,
+                                          rosenstein_lyapunov)
+
+
+def test_coverage_density_hand_computed():
+    real = torch.tensor([[0.0], [1.0], [2.0], [3.0], [10.0]])
+    fake = torch.tensor([[0.5], [20.0]])
+    # k=1 radii: 1, 1, 1, 1, 7. fake 0.5 lies in the balls of 0 and 1; fake 20 in none.
+    out = coverage_density(real, fake, k=1)
+    assert out["density"] == pytest.approx(2 / (1 * 2))
+    assert out["coverage"] == pytest.approx(2 / 5)
+
+
+def test_coverage_exposes_collapse_and_per_class():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(200, 2, generator=g)
+    good = torch.randn(200, 2, generator=g)
+    collapsed = 0.05 * torch.randn(200, 2, generator=g)       # all fakes near the mean
+    c_good = coverage_density(real, good)["coverage"]
+    c_bad = coverage_density(real, collapsed)["coverage"]
+    assert c_good > 0.9 and c_bad < 0.3
+    ry = torch.tensor([0] * 100 + [1] * 100)
+    out = per_class_coverage_density(real, ry, good[:100], torch.zeros(100, dtype=torch.long))
+    assert out["per_class"][1] == {"coverage": 0.0, "density": 0.0}   # class 1 never generated
+    assert out["coverage"] == pytest.approx(out["per_class"][0]["coverage"] / 2)
+
+
+def test_mmd_unbiased_hand_computed():
+    x, y = torch.tensor([[0.0], [1.0]]), torch.tensor([[0.0], [2.0]])
+    k = lambda d: math.exp(-d * d / 2)
+    expected = k(1) + k(2) - 2 * (k(0) + k(2) + k(1) + k(1)) / 4
+    assert mmd2_rbf(x, y, bandwidth=1.0) == pytest.approx(expected, abs=1e-12)
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(300, 3, generator=g), torch.randn(300, 3, generator=g)
+    assert abs(mmd2_rbf(a, b)) < 0.01                                  # same distribution: ~0, unbiased
+    assert mmd2_rbf(a, b + 1.0) > 0.1
+
+
+def test_frechet_hand_computed():
+    assert frechet_distance(np.array([[0.0], [2.0]]), np.array([[3.0], [5.0]])) == pytest.approx(9.0)
+    g = np.random.RandomState(0)
+    x = g.randn(5000, 2) * [1.0, 2.0]
+    y = g.randn(5000, 2) * [3.0, 1.0] + [1.0, 0.0]
+    # diagonal covariances: |dmu|^2 + sum (sqrt(a) - sqrt(b))^2 = 1 + 4 + 1
+    assert frechet_distance(x, y) == pytest.approx(6.0, rel=0.05)
+
+
+def test_modes_recovered_hand_computed():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 10.0]])
+    fake = torch.tensor([[0.1, 0.0], [0.0, 0.2], [10.0, 10.1], [50.0, 50.0]])
+    out = modes_recovered(fake, centers, radius=1.0, min_count=2)
+    assert out["recovered"] == 1 and list(out["counts"]) == [2, 1]
+    assert out["high_quality"] == pytest.approx(0.75)
+
+
+def _two_class_sequences(n, seed, shift=2.0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 8, 2, generator=g) * 0.5 + shift * y[:, None, None]
+    return x, y
+
+
+def test_discriminative_score_and_tstr():
+    real, _ = _two_class_sequences(100, 0, shift=0.0)
+    same, _ = _two_class_sequences(100, 1, shift=0.0)
+    far = same + 3.0
+    assert discriminative_score(real, far, epochs=10) > 0.4
+    assert discriminative_score(real, same, epochs=10) < 0.15
+    xtr, ytr = _two_class_sequences(80, 2)
+    xte, yte = _two_class_sequences(80, 3)
+    assert tstr(xtr, ytr, xte, yte, epochs=10) > 0.95
+    assert tstr(xtr, 1 - ytr, xte, yte, epochs=10) < 0.05           # labels swapped: learns the opposite
+    embed = fit_embedding(xtr, ytr, epochs=5)
+    assert embed(xte).shape == (80, 32)
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="NaN"):
+        mmd2_rbf(torch.tensor([[float("nan")], [0.0]]), torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="dimensions"):
+        coverage_density(torch.zeros(10, 2), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="more than k"):
+        coverage_density(torch.zeros(3, 2), torch.zeros(3, 2), k=5)
+
+
+def test_benettin_lorenz_matches_known_exponent():
+    assert benettin_lorenz(t_total=100.0) == pytest.approx(LORENZ_LYAPUNOV, abs=0.04)
+
+
+def test_rosenstein_on_lorenz_and_on_a_limit_cycle():
+    x = lorenz_trajectories(300, 64, dt=0.05, seed=0)
+    lam = rosenstein_lyapunov(x, dt=0.05, horizon=40, fit=(10, 40))
+    assert 0.75 < lam < 1.05                                           # true 0.906
+    t = np.arange(0, 100, 0.05)
+    cycle = np.stack([np.sin(t), np.cos(t), np.sin(2 * t)], -1)       # periodic: exponent ~0
+    assert abs(rosenstein_lyapunov(cycle, dt=0.05, horizon=40, fit=(10, 40))) < 0.1
+    with pytest.raises(ValueError, match="too short"):
+        rosenstein_lyapunov(x[:, :10], dt=0.05, horizon=40)
