@@ -16,13 +16,8 @@ needs_uea = pytest.mark.skipif(UEA is None or not (UEA / "JapaneseVowels.npz").i
 
 
 def stack(stream):
-    xs, ys = [], []
-    for exp in stream:
-        ds = exp.dataset
-        items = [ds[i] for i in range(len(ds))]
-        xs.append(torch.stack([it[0] for it in items]))
-        ys.append(torch.tensor([int(it[1]) for it in items]))
-    return xs, ys
+    pairs = [base.experience_tensors(exp) for exp in stream]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 # ----------------------------------------------------------------- base helpers

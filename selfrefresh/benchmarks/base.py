@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 __all__ = ["class_incremental_stream", "resolve_class_order", "first_experience_classes",
-           "default_data_root"]
+           "default_data_root", "experience_tensors"]
 
 
 def resolve_class_order(num_classes: int, class_order: Optional[Sequence[int]], seed: int,
@@ -41,6 +41,15 @@ def first_experience_classes(num_classes: int, n_experiences: int,
 def _check_split(num_classes: int, n_experiences: int) -> None:
     if n_experiences < 1 or num_classes % n_experiences:
         raise ValueError(f"{num_classes} classes cannot be split evenly into {n_experiences} experiences")
+
+
+def experience_tensors(experience):
+    """An experience's data as tensors: x (N, T, F) float32 and y (N,) int64, in dataset order."""
+    dataset = experience.dataset
+    if len(dataset) == 0:
+        raise ValueError("empty experience")
+    items = [dataset[i] for i in range(len(dataset))]
+    return torch.stack([item[0] for item in items]), torch.tensor([int(item[1]) for item in items])
 
 
 def default_data_root() -> Path:
