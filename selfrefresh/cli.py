@@ -97,11 +97,12 @@ def _run_many(stream, strategies, seeds, *, out, resume, cell="gru", epochs=30, 
     from .experiment import RunConfig, collect_summaries, load_stream, markdown_table, aggregate, write_report
     from .experiment import run_experiment
     from .strategies.baselines import STRATEGY_NAMES
-    from .experiment import ExperimentError
+    from .experiment import ExperimentError, resolve_device
     for s in strategies:
         if s not in STRATEGY_NAMES:
             raise ExperimentError(f"unknown strategy {s!r}; choose one of: {', '.join(STRATEGY_NAMES)}")
-    load_stream(stream, size, stream_kwargs, progress=not quiet)  # fail early on a wrong stream
+    resolve_device(device)  # fail early on impossible settings
+    load_stream(stream, size, stream_kwargs, progress=not quiet)
     summaries = []
     for strategy in strategies:
         for seed in seeds:
@@ -167,7 +168,9 @@ def _cmd_analyse(args):
     except ImportError as err:
         raise ExperimentError(f"the analysis tools are not available in this installation ({err})") from None
     out = args.out or str((path if path.is_dir() else path.parent) / "analysis")
-    return analyse_command(str(path), out)
+    result = analyse_command(str(path), out)
+    print(f"analysis written to {out}")
+    return result
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -392,6 +392,9 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
                 logger.close()
 
     finished = len(acc) >= n_rows
+    stream_kwargs = {} if benchmark is not None else json.loads(json.dumps(
+        {k: v for k, v in stream_kwargs_for(config.stream, config.size, config.stream_kwargs).items()
+         if k != "progress"}, default=list))
     summary = {"stream": config.stream, "strategy": config.strategy, "seed": config.seed, "cell": config.cell,
                "hidden_size": config.hidden_size, "epochs": config.epochs, "batch_size": config.batch_size,
                "lr": config.lr, "size": config.size, "device": str(device), "finished": finished,
@@ -401,8 +404,7 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
                "wall_time_s": wall, "resumed_from": start}
     _write_matrix(folder / "accuracy_matrix.csv", acc)
     _save({"model_config": model_config, "model_state": {k: v.cpu() for k, v in model.state_dict().items()},
-           "stream": config.stream, "stream_size": config.size,
-           "stream_kwargs": json.loads(json.dumps(config.stream_kwargs, default=list)), "seed": config.seed},
+           "stream": config.stream, "stream_kwargs": stream_kwargs, "seed": config.seed},
           folder / "model.pt")
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
