@@ -34,7 +34,7 @@ import torch
 
 __all__ = ["RunConfig", "ExperimentError", "STREAM_PRESETS", "resolve_device", "load_stream", "stream_info",
            "build_model", "run_experiment", "run_dir", "matrix_metrics", "aggregate", "markdown_table",
-           "collect_summaries", "write_report"]
+           "collect_summaries", "write_report", "run_cell"]
 
 CHECKPOINT_VERSION = 1
 
@@ -408,6 +408,19 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
           folder / "model.pt")
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def run_cell(cell: dict) -> dict:
+    """One run for a worker process: ``cell`` = {"config": RunConfig fields, "out", "resume",
+    "threads"}. Returns {"ok": True, "summary": ...} or {"ok": False, "error": ...} (one line)."""
+    if cell.get("threads"):
+        torch.set_num_threads(cell["threads"])
+    cfg = RunConfig(**cell["config"])
+    try:
+        return {"ok": True, "summary": run_experiment(cfg, cell["out"], resume=cell.get("resume", False))}
+    except (ExperimentError, RuntimeError, ValueError, ImportError) as err:
+        return {"ok": False, "stream": cfg.stream, "strategy": cfg.strategy, "seed": cfg.seed,
+                "error": _one_line(err)}
 
 
 def _pooled(metrics: dict) -> Optional[float]:

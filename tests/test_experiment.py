@@ -148,3 +148,58 @@ def test_aggregate_table_and_report(tmp_path):
     assert (tmp_path / "forgetting_s.png").stat().st_size > 1000
     assert (tmp_path / "average_s.png").stat().st_size > 1000
     assert len(collect_summaries([tmp_path / "report.json"])) == 3
+
+
+# --------------------------------------------------------------------------- benchmarks/strategies.py
+
+TINY_SPEECH = ["--stream-arg", 'words=["yes","no","up","down"]', "--stream-arg", "n_voices=4",
+               "--stream-arg", "test_voices=2", "--stream-arg", "speeds=[175]", "--stream-arg", "n_experiences=2"]
+
+
+def _strategies_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "strategies.py"
+    spec = importlib.util.spec_from_file_location("bench_strategies", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _check_grid(report, out, strategies, seeds):
+    data = json.loads((out / "speech.json").read_text())
+    assert data == json.loads(json.dumps(report["speech"]))
+    assert sorted((r["strategy"], r["seed"]) for r in data["runs"]) == \
+        sorted((s, k) for s in strategies for k in seeds)
+    rows = {r["strategy"]: r for r in data["table"]}
+    assert rows["naive"]["wall_time_ratio_to_naive"] == pytest.approx(1.0)
+    assert "| speech | selfrefresh | 2 |" in (out / "speech.md").read_text()
+
+
+def test_strategy_benchmark_grid_in_process(tmp_path):
+    mod = _strategies_script()
+    report = mod.main(["--streams", "speech", "--strategies", "naive", "selfrefresh", "--seeds", "0", "1",
+                       "--epochs", "1", "--hidden", "8", *TINY_SPEECH, "--out", str(tmp_path)])
+    _check_grid(report, tmp_path, ["naive", "selfrefresh"], [0, 1])
+    # a strategy that cannot run is reported, the others still finish
+    report = mod.main(["--streams", "nope", "--strategies", "naive", "--seeds", "0", "--epochs", "1",
+                       "--out", str(tmp_path / "bad")])
+    assert report["nope"]["failed"][0]["error"].startswith("unknown stream")
+
+
+@pytest.mark.slow
+def test_strategy_benchmark_two_local_workers(tmp_path):
+    mod = _strategies_script()
+    report = mod.main(["--streams", "speech", "--strategies", "naive", "selfrefresh", "--seeds", "0", "1",
+                       "--epochs", "1", "--hidden", "8", *TINY_SPEECH, "--workers", "2", "--out", str(tmp_path)])
+    _check_grid(report, tmp_path, ["naive", "selfrefresh"], [0, 1])
+
+
+@pytest.mark.slow
+def test_strategy_benchmark_on_local_ray(tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+    mod = _strategies_script()
+    report = mod.main(["--streams", "speech", "--strategies", "naive", "selfrefresh", "--seeds", "0", "1",
+                       "--epochs", "1", "--hidden", "8", *TINY_SPEECH, "--workers", "2", "--ray", "local",
+                       "--out", str(tmp_path)])
+    _check_grid(report, tmp_path, ["naive", "selfrefresh"], [0, 1])

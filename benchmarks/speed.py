@@ -1,0 +1,155 @@
+"""Speed: training throughput per strategy, pseudo-pattern generation, layers vs torch's fused RNNs.
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/speed.py [--device cuda] [--parts train generate layers]
+
+1. Training: every strategy trains on the same stream (default the small synthetic speech stream,
+   3 experiences) for the same epochs; only ``strategy.train`` is timed (no evaluation). Printed:
+   real sequences per second and the time as a ratio to Naive in this run.
+   Target: SelfRefresh within 1.5x Naive.
+2. Generation: pseudo-sequences per second of reverberation (and of the recurrent GAN when
+   ``selfrefresh.generators.gan`` is present), from a network of the same size.
+3. Layers: forward + backward of ``selfrefresh.nn.{SRN, RNN, GRU, LSTM}`` vs ``torch.nn.RNN``
+   (tanh), ``GRU``, ``LSTM`` on (B, T, F) = (64, 100, 40), H = 128. Target: within 1.1x.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def best_time(fn, device, repeat=5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def bench_training(strategies, stream, epochs, hidden, device):
+    from selfrefresh.experiment import build_model, load_stream, stream_info
+    from selfrefresh.strategies.baselines import make_strategy
+    bench = load_stream(stream, "small", progress=False)
+    info = stream_info(bench)
+    rows = []
+    for name in strategies:
+        torch.manual_seed(0)
+        model, _ = build_model(info, "gru", hidden)
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                strategy = make_strategy(name, model, opt, seq_len=info["seq_len"], train_mb_size=32,
+                                         train_epochs=epochs, eval_mb_size=256, device=device,
+                                         evaluator=_quiet_evaluator())
+            except (RuntimeError, ValueError) as err:
+                print(f"  {name:18s} skipped: {err}")
+                continue
+            seen, total = 0, 0.0
+            experiences = [bench.train_stream] if name == "joint" else list(bench.train_stream)
+            for exp in experiences:
+                _sync(device)
+                t = time.perf_counter()
+                strategy.train(exp)
+                _sync(device)
+                total += time.perf_counter() - t
+                seen += epochs * len(strategy.adapted_dataset)
+        rows.append((name, seen / total, total))
+    naive = dict((r[0], r[2]) for r in rows).get("naive")
+    print(f"\nTraining, {stream} (small), {epochs} epochs/experience, GRU {hidden}, {device}")
+    print(f"  {'strategy':18s} {'seq/s':>9s} {'time s':>8s} {'x Naive':>8s}")
+    for name, rate, t in rows:
+        ratio = f"{t / naive:8.2f}" if naive else "       -"
+        print(f"  {name:18s} {rate:9.1f} {t:8.2f} {ratio}")
+    return rows
+
+
+def _quiet_evaluator():
+    from avalanche.training.plugins import EvaluationPlugin
+    return EvaluationPlugin(loggers=[])
+
+
+def bench_generation(hidden, device, n=256):
+    from selfrefresh.experiment import build_model
+    from selfrefresh.generators import Reverberation
+    info = {"input_size": 40, "num_classes": 6, "seq_len": 101}
+    model, _ = build_model(info, "gru", hidden)
+    model.to(device).eval()
+    print(f"\nPseudo-pattern generation, (T, F) = (101, 40), GRU {hidden}, {n} per call, {device}")
+    gen = Reverberation(network=model, seq_len=info["seq_len"])
+    t = best_time(lambda: gen.sample(n), device, repeat=3, warmup=1)
+    print(f"  {'reverberation':18s} {n / t:9.1f} seq/s")
+    try:
+        from selfrefresh.generators.gan import RecurrentGAN
+        gan = RecurrentGAN(seq_len=info["seq_len"], n_features=info["input_size"],
+                           num_classes=info["num_classes"], hidden_size=hidden, device=device)
+        from torch.utils.data import TensorDataset
+        data = TensorDataset(torch.randn(64, info["seq_len"], info["input_size"]), torch.arange(64) % 6)
+        gan.update(data, network=model, epochs=1)  # one epoch: classes known, speed is what counts
+        t = best_time(lambda: gan.sample(n), device, repeat=3, warmup=1)
+        print(f"  {'gan':18s} {n / t:9.1f} seq/s")
+    except Exception as err:  # noqa: BLE001 - report, do not stop the other parts
+        print(f"  {'gan':18s} n/a ({' '.join(str(err).split())[:100]})")
+
+
+def bench_layers(device, batch=64, steps=100, features=40, hidden=128):
+    from selfrefresh import nn as snn
+    x = torch.randn(batch, steps, features, device=device)
+    pairs = [("SRN", snn.SRN(features, hidden), torch.nn.RNN(features, hidden, batch_first=True)),
+             ("RNN", snn.RNN(features, hidden), torch.nn.RNN(features, hidden, batch_first=True)),
+             ("GRU", snn.GRU(features, hidden), torch.nn.GRU(features, hidden, batch_first=True)),
+             ("LSTM", snn.LSTM(features, hidden), torch.nn.LSTM(features, hidden, batch_first=True))]
+    print(f"\nLayers, forward + backward, (B, T, F) = ({batch}, {steps}, {features}), H = {hidden}, {device}")
+    print(f"  {'layer':6s} {'selfrefresh ms':>15s} {'torch fused ms':>15s} {'ratio':>7s}")
+    for name, ours, fused in pairs:
+        ours.to(device)
+        fused.to(device)
+
+        def step(layer):
+            out, _ = layer(x)
+            out.sum().backward()
+        a = best_time(lambda: step(ours), device)
+        b = best_time(lambda: step(fused), device)
+        print(f"  {name:6s} {1e3 * a:15.2f} {1e3 * b:15.2f} {a / b:7.2f}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--parts", nargs="+", default=["train", "generate", "layers"],
+                   choices=["train", "generate", "layers"])
+    p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "ewc", "lwf", "replay", "agem",
+                                                       "cumulative"])
+    p.add_argument("--stream", default="speech")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--hidden", type=int, default=64)
+    args = p.parse_args(argv)
+    if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU visible; use --device cpu")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    if "layers" in args.parts:
+        bench_layers(args.device)
+    if "generate" in args.parts:
+        bench_generation(args.hidden, args.device)
+    if "train" in args.parts:
+        bench_training(args.strategies, args.stream, args.epochs, args.hidden, args.device)
+
+
+if __name__ == "__main__":
+    main()
