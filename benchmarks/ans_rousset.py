@@ -8,7 +8,7 @@ Prints a markdown table (mean +- std over seeds) and writes it to
 recalled exactly (every output within 0.5 of its target) after learning set B; savings =
 100 * (epochs to learn A - epochs to relearn A after B) / epochs to learn A.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ans_rousset.py            # 5 seeds, ~6 min on 1 core
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ans_rousset.py            # 5 seeds, ~5 min on 1 shared core
     .venv/bin/python benchmarks/ans_rousset.py --quick --out /tmp/ar.md      # smoke test, seconds
 """
 from __future__ import annotations
@@ -45,6 +45,17 @@ def quick_configs():
     return s, q
 
 
+def override(cfg, pairs, ap):
+    """A copy of a config dataclass with KEY=VALUE fields replaced (values cast to the field's type)."""
+    kw = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not hasattr(cfg, key):
+            ap.error(f"bad override {pair!r}: expected KEY=VALUE with KEY one of {sorted(config_dict(cfg))}")
+        kw[key] = type(getattr(cfg, key))(value)
+    return replace(cfg, **kw)
+
+
 def fmt(values):
     m = statistics.fmean(values)
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -67,6 +78,10 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
     ap.add_argument("--quick", action="store_true", help="small sets and short training (smoke test)")
     ap.add_argument("--only", choices=["static", "sequences"], default=None, help="run one experiment")
+    ap.add_argument("--static", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override StaticConfig fields, e.g. --static reverberations=0")
+    ap.add_argument("--seq", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override SequenceConfig fields, e.g. --seq reverberations=20 pseudo_weight=1")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "ans_rousset.md"),
                     help="markdown file to write ('' for none)")
     args = ap.parse_args(argv)
@@ -74,6 +89,7 @@ def main(argv=None):
         ap.error("--seeds must be >= 1")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     scfg, qcfg = quick_configs() if args.quick else (StaticConfig(), SequenceConfig())
+    scfg, qcfg = override(scfg, args.static, ap), override(qcfg, args.seq, ap)
     seeds = list(range(args.seeds))
     out = [f"Ans & Rousset replication, {len(seeds)} seeds (mean ± std over seeds)"
            + (" -- QUICK settings" if args.quick else ""), ""]

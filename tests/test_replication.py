@@ -121,3 +121,17 @@ def test_mlp_bad_input():
         net(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="seeds"):
         reverberate_mlp(net, 3, 1, torch.Generator(), seeds="gaussian")
+
+
+@pytest.mark.slow
+def test_benchmark_script_quick(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ans_rousset.py"
+    spec = importlib.util.spec_from_file_location("ans_rousset", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "ar.md"
+    text = mod.main(["--quick", "--seeds", "1", "--out", str(out)])
+    assert out.read_text().strip() == text.strip()
+    assert "| single SRN |" in text and "| dual network (reverberated" in text
