@@ -63,13 +63,8 @@ def plot_forgetting_curves(runs: Sequence[dict], path: os.PathLike) -> Path:
         ax.set_visible(False)
     axes[0, 0].set_ylabel("test accuracy")
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    stream = runs[0]["stream"] if runs else ""
-    fig.suptitle(f"{stream}: accuracy on each experience's test set")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    fig.suptitle(f"{_stream(runs)}: accuracy on each experience's test set")
+    return _save(plt, fig, path)
 
 
 def plot_stream_average(runs: Sequence[dict], path: os.PathLike) -> Path:
@@ -90,8 +85,15 @@ def plot_stream_average(runs: Sequence[dict], path: os.PathLike) -> Path:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    stream = runs[0]["stream"] if runs else ""
-    ax.set_title(f"{stream}: stream average")
+    ax.set_title(f"{_stream(runs)}: stream average")
+    return _save(plt, fig, path)
+
+
+def _stream(runs) -> str:
+    return runs[0]["stream"] if runs else ""
+
+
+def _save(plt, fig, path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
