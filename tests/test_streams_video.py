@@ -78,6 +78,8 @@ def test_moving_actions_errors():
         moving_actions(n_classes=5, n_experiences=2, n_train_per_class=1, n_test_per_class=1, images="digits")
     with pytest.raises(FileNotFoundError, match="Fashion-MNIST"):
         load_object_images("fashion-mnist", root="/nonexistent/fashion")
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST"):
+        moving_actions(n_classes=2, n_experiences=1, images_root="/nonexistent/fashion")
     with pytest.raises(ValueError, match="frame encoder"):
         moving_actions(n_classes=2, n_experiences=1, n_train_per_class=1, n_test_per_class=1, images="digits",
                        encoder=lambda f: f.reshape(-1))
@@ -210,3 +212,22 @@ def test_lazy_stream_has_the_same_attributes():
     for attr in ("input_size", "seq_len", "num_classes", "class_order", "class_names"):
         assert getattr(a, attr) == getattr(b, attr), attr
     assert sorted(b.train_stream[0].classes_in_this_experience) == [1, 3]
+
+
+def test_lazy_stream_trains_with_avalanche_naive():
+    from avalanche.training import Naive
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from selfrefresh.models import AutoHeteroRNN
+    bm = moving_actions(n_classes=4, n_train_per_class=8, n_test_per_class=2, n_experiences=2, images="digits",
+                        in_memory=False)
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(bm.input_size, 16, bm.num_classes, cell="gru")
+    before = [p.detach().clone() for p in model.parameters()]
+    strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                     criterion=nn.CrossEntropyLoss(), train_mb_size=8, train_epochs=1, eval_mb_size=8,
+                     evaluator=EvaluationPlugin(loggers=[]), eval_every=-1)
+    for exp in bm.train_stream:
+        strategy.train(exp)
+    assert strategy.clock.train_iterations == 4  # 2 experiences x 16 clips / minibatch 8
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -73,14 +73,15 @@ def _find_idx(root: Path, prefix: str) -> Path:
 def load_object_images(source: str = "auto", root: Optional[str] = None, seed: int = 0):
     """Images to animate: ``(train_images, test_images, source_name)``, float32 (N, h, w) in [0, 1].
 
-    ``source``: ``"auto"`` (Fashion-MNIST if its folder exists, else digits), ``"fashion-mnist"``
+    ``source``: ``"auto"`` (Fashion-MNIST if ``root`` is given or the default folder exists, else
+    digits), ``"fashion-mnist"``
     (IDX files under ``root``, default :data:`FASHION_MNIST_ROOT`) or ``"digits"``
     (scikit-learn's 1797 8x8 digits, split 80/20 by a permutation drawn from ``seed``).
     Train and test clips animate disjoint images.
     """
     fm_root = Path(root or FASHION_MNIST_ROOT)
-    if source == "auto":
-        source = "fashion-mnist" if fm_root.is_dir() else "digits"
+    if source == "auto":  # an explicit root must exist
+        source = "fashion-mnist" if root is not None or fm_root.is_dir() else "digits"
     if source == "fashion-mnist":
         if not fm_root.is_dir():
             raise FileNotFoundError(f"Fashion-MNIST folder {fm_root} not found (Debian package "
