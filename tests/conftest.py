@@ -1,0 +1,31 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def toy_sequences(n_per_class: int, n_classes: int = 4, t: int = 12, f: int = 3, seed: int = 0):
+    """Class c: a sinusoid of its own frequency on every feature, random phase, noise. (N, T, F)."""
+    rng = np.random.RandomState(seed)
+    xs, ys = [], []
+    steps = np.arange(t)
+    for c in range(n_classes):
+        freq = 0.3 + 0.45 * c
+        for _ in range(n_per_class):
+            phase = rng.uniform(0, 2 * np.pi)
+            base = np.sin(freq * steps + phase)[:, None] * (1 + 0.3 * np.arange(f))[None]
+            xs.append(base + 0.2 * rng.randn(t, f))
+            ys.append(c)
+    return np.asarray(xs, np.float32), np.asarray(ys, np.int64)
+
+
+@pytest.fixture
+def toy_stream():
+    from selfrefresh.benchmarks.base import class_incremental_stream
+    tx, ty = toy_sequences(40, seed=0)
+    ex, ey = toy_sequences(30, seed=1)
+    return class_incremental_stream(tx, ty, ex, ey, n_experiences=2, seed=0)

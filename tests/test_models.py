@@ -1,0 +1,54 @@
+"""AutoHeteroRNN: heads, contexts, growth, errors."""
+import pytest
+import torch
+
+from selfrefresh.models import AutoHeteroRNN
+
+
+@pytest.mark.parametrize("cell", ["srn", "rnn", "gru", "lstm"])
+def test_run_shapes_and_context_targets(cell):
+    torch.manual_seed(0)
+    m = AutoHeteroRNN(5, 8, 3, cell=cell)
+    x = torch.randn(4, 6, 5)
+    out = m.run(x)
+    s = m.state_size
+    assert out.logits.shape == (4, 3) and out.step_logits.shape == (4, 6, 3)
+    assert out.recon.shape == out.recon_target.shape == (4, 6, 5 + s)
+    assert torch.allclose(m(x), out.logits, atol=1e-6)
+    # context target at step t is the state before step t: replay it with step()
+    ctx = out.recon_target[:, 0, 5:]
+    for t in range(6):
+        assert torch.allclose(out.recon_target[:, t, 5:], ctx, atol=1e-5)
+        logits, recon, ctx = m.step(x[:, t], ctx)
+        assert torch.allclose(logits, out.step_logits[:, t], atol=1e-5)
+        assert torch.allclose(recon, out.recon[:, t], atol=1e-5)
+    short = m.run(x, with_context=False)
+    assert short.recon.shape == (4, 6, 5)
+    assert torch.allclose(short.recon, m.reconstruct(x), atol=1e-6)
+
+
+def test_grow_keeps_old_outputs_intact():
+    torch.manual_seed(1)
+    m = AutoHeteroRNN(3, 6, 2, cell="gru")
+    x = torch.randn(5, 4, 3)
+    before = m(x).detach()
+    m.grow(5)
+    after = m(x).detach()
+    assert after.shape == (5, 5)
+    assert torch.equal(after[:, :2], before)
+    m.grow(5)  # no-op
+    assert m.num_classes == 5
+    with pytest.raises(ValueError, match="cannot shrink"):
+        m.grow(3)
+
+
+def test_bad_inputs():
+    m = AutoHeteroRNN(3, 6, 2)
+    with pytest.raises(ValueError, match=r"shape \(batch, time, 3\)"):
+        m(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="expected 3 features per step, got 4"):
+        m(torch.randn(2, 4, 4))
+    with pytest.raises(ValueError, match="0 time steps"):
+        m(torch.randn(2, 0, 3))
+    with pytest.raises(ValueError, match="num_classes must be a positive int"):
+        AutoHeteroRNN(3, 6, 0)

@@ -1,0 +1,162 @@
+"""The SelfRefresh strategy and plugin on a tiny Avalanche stream."""
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from selfrefresh.models import AutoHeteroRNN
+from selfrefresh.strategies import SelfRefresh, SelfRefreshPlugin
+
+
+def _evaluator():
+    from avalanche.evaluation.metrics import accuracy_metrics
+    from avalanche.training.plugins import EvaluationPlugin
+    return EvaluationPlugin(accuracy_metrics(experience=True), loggers=[])
+
+
+def _accs(strategy, stream):
+    res = strategy.eval(stream)
+    return [res[k] for k in sorted(res) if k.startswith("Top1_Acc_Exp/eval_phase/test_stream")]
+
+
+def _train(kind, stream, seed=0, epochs=8, **kw):
+    from avalanche.training.supervised import Naive
+    torch.manual_seed(seed)
+    model = AutoHeteroRNN(3, 16, 2, cell="gru")  # grows to 4 classes
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    common = dict(train_mb_size=16, train_epochs=epochs, eval_mb_size=128, evaluator=_evaluator())
+    if kind == "naive":
+        s = Naive(model=model, optimizer=opt, criterion=torch.nn.CrossEntropyLoss(),
+                  plugins=[_Grow()], **common)
+    else:
+        kw = {"regenerate": "experience", "pool_factor": 0.25, **kw}
+        s = SelfRefresh(model, opt, seed=seed, **kw, **common)
+    for exp in stream.train_stream:
+        s.train(exp, eval_streams=[])
+    return s, _accs(s, stream.test_stream)
+
+
+class _Grow(SelfRefreshPlugin):
+    """Naive with the same growing head: the plugin with no pseudo-patterns."""
+    def __init__(self):
+        super().__init__(pseudo_ratio=0.0, transfer="copy")
+
+
+def test_selfrefresh_forgets_less_than_naive(toy_stream):
+    _, naive = _train("naive", toy_stream)
+    s, refresh = _train("selfrefresh", toy_stream)
+    # Naive forgets the first experience almost entirely in class-incremental learning.
+    assert naive[0] < 0.2
+    assert refresh[0] > naive[0] + 0.3, (naive, refresh)
+    # and learns the new classes nearly as well as Naive does (margin 0.15)
+    assert refresh[1] > naive[1] - 0.15, (naive, refresh)
+    assert s.storage is not None and s.storage.num_classes == 4
+    assert s.refresh.known.tolist() == [True, True, True, True]
+
+
+@pytest.mark.parametrize("kw", [{"transfer": "pseudo", "transfer_steps": 20},
+                                {"generator": "static", "regenerate": "step"},
+                                {"generator": "noise", "regenerate": "experience"}])
+def test_variants_run(toy_stream, kw):
+    s, accs = _train("selfrefresh", toy_stream, epochs=2, **kw)
+    assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
+    assert s.storage is not None
+
+
+def test_plugin_in_naive_strategy(toy_stream):
+    from avalanche.training.supervised import Naive
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(3, 16, 2, cell="gru")
+    plugin = SelfRefreshPlugin(seed=0)
+    s = Naive(model=model, optimizer=torch.optim.Adam(model.parameters(), lr=5e-3),
+              criterion=torch.nn.CrossEntropyLoss(), train_mb_size=16, train_epochs=12,
+              eval_mb_size=128, plugins=[plugin], evaluator=_evaluator())
+    for exp in toy_stream.train_stream:
+        s.train(exp, eval_streams=[])
+    accs = _accs(s, toy_stream.test_stream)
+    assert plugin.storage is not None and model.num_classes == 4
+    assert accs[0] > 0.3, accs
+
+
+def test_pseudo_targets_zero_for_classes_storage_never_saw():
+    from selfrefresh.strategies.losses import masked_teacher_probs
+    logits = torch.tensor([[2.0, 1.0, 5.0]])
+    known = torch.tensor([True, True, False])
+    p = masked_teacher_probs(logits, 5, known)
+    assert p.shape == (1, 5)
+    assert p[0, 2:].sum() == 0
+    assert torch.allclose(p[0, :2], torch.softmax(torch.tensor([2.0, 1.0]), 0))
+
+
+def _stream_from(tx, ty):
+    from selfrefresh.benchmarks.base import class_incremental_stream
+    return class_incremental_stream(tx, ty, tx, ty, n_experiences=1)
+
+
+def test_bad_inputs_raise_clear_errors(toy_stream):
+    from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(4, 8, 2)  # wrong feature size for the 3-feature stream
+    s = SelfRefresh(model, torch.optim.Adam(model.parameters()), train_mb_size=16, evaluator=_evaluator())
+    with pytest.raises(ValueError, match="model takes 4 features per step, the data has 3"):
+        s.train(toy_stream.train_stream[0])
+    # NaN in the data
+    x = torch.randn(8, 5, 3)
+    x[3, 2, 1] = float("nan")
+    y = torch.tensor([0, 1] * 4)
+    bench = class_incremental_benchmark({"train": TensorDataset(x, y), "test": TensorDataset(x, y)},
+                                        class_order=[0, 1], num_classes_per_exp=[2])
+    model = AutoHeteroRNN(3, 8, 2)
+    s = SelfRefresh(model, torch.optim.Adam(model.parameters()), train_mb_size=16, evaluator=_evaluator())
+    with pytest.raises(ValueError, match="NaN"):
+        s.train(bench.train_stream[0])
+    # wrong rank
+    bench = class_incremental_benchmark({"train": TensorDataset(torch.randn(8, 3), y),
+                                         "test": TensorDataset(torch.randn(8, 3), y)},
+                                        class_order=[0, 1], num_classes_per_exp=[2])
+    with pytest.raises(ValueError, match=r"\(batch, time, features\)"):
+        s.train(bench.train_stream[0])
+    with pytest.raises(ValueError, match="transfer must be"):
+        SelfRefresh(model, torch.optim.Adam(model.parameters()), transfer="telepathy")
+    with pytest.raises(ValueError, match="unknown generator"):
+        SelfRefresh(model, torch.optim.Adam(model.parameters()), generator="dreams")
+
+
+def test_label_out_of_range_for_fixed_head():
+    from avalanche.training.supervised import Naive
+
+    class Fixed(torch.nn.Module):
+        num_classes = 2
+        input_size = 3
+
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(x[:, -1])
+
+    x, y = torch.randn(6, 4, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+    from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
+    bench = class_incremental_benchmark({"train": TensorDataset(x, y), "test": TensorDataset(x, y)},
+                                        class_order=[0, 1, 2], num_classes_per_exp=[3])
+    m = Fixed()
+    s = Naive(model=m, optimizer=torch.optim.SGD(m.parameters(), lr=0.1), criterion=torch.nn.CrossEntropyLoss(),
+              train_mb_size=6, plugins=[SelfRefreshPlugin(generator="noise")], evaluator=_evaluator())
+    with pytest.raises(ValueError, match="out of range for a model with 2 outputs"):
+        s.train(bench.train_stream[0])
+
+
+def test_empty_experience_is_rejected():
+    plugin = SelfRefreshPlugin()
+
+    class Exp:
+        dataset = []
+        current_experience = 3
+        classes_in_this_experience = []
+
+    class Strat:
+        experience = Exp()
+
+    with pytest.raises(ValueError, match="experience 3 has no training data"):
+        plugin.before_train_dataset_adaptation(Strat())
