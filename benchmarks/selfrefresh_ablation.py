@@ -18,12 +18,19 @@ import torch
 VARIANTS = {
     "naive": ("naive", {}),
     "lwf": ("lwf", {}),
+    "ewc": ("ewc", {}),
+    "replay (90 stored sequences)": ("replay", {}),
     "cumulative": ("cumulative", {}),
     "selfrefresh (default)": ("selfrefresh", {}),
     "no steering": ("selfrefresh", {"generator_kwargs": {"steer_steps": 0}}),
-    "pseudo ratio 1": ("selfrefresh", {"pseudo_ratio": 1.0}),
+    "pseudo ratio 3": ("selfrefresh", {"pseudo_ratio": 3.0}),
+    "fresh pool every epoch": ("selfrefresh", {"regenerate": "epoch", "pool_factor": 1.0}),
+    "R = 0 (steered seeds, no reverberation)": ("selfrefresh", {"generator_kwargs": {"reverberations": 0}}),
+    "feature distillation": ("selfrefresh", {"feature_weight": 1.0}),
+    "weight aligning": ("selfrefresh", {"align_weights": True}),
+    "static generator (Ans et al. 2004 patterns)": ("selfrefresh", {"generator": "static"}),
     "separated real loss": ("selfrefresh", {"real_loss": "current"}),
-    "noise generator (R=0 seeds)": ("selfrefresh", {"generator": "noise"}),
+    "noise generator": ("selfrefresh", {"generator": "noise"}),
     "transfer=pseudo": ("selfrefresh", {"transfer": "pseudo"}),
 }
 
@@ -31,7 +38,7 @@ VARIANTS = {
 def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int):
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
-    from avalanche.training.supervised import LwF, Cumulative, Naive
+    from avalanche.training.supervised import EWC, LwF, Cumulative, Naive, Replay
 
     from selfrefresh.benchmarks import get_stream
     from selfrefresh.models import AutoHeteroRNN
@@ -52,6 +59,10 @@ def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int):
         s = Cumulative(model=model, optimizer=opt, criterion=ce, **common)
     elif kind == "lwf":
         s = LwF(model=model, optimizer=opt, criterion=ce, alpha=1.0, temperature=2.0, **common)
+    elif kind == "ewc":
+        s = EWC(model=model, optimizer=opt, criterion=ce, ewc_lambda=1000.0, **common)
+    elif kind == "replay":
+        s = Replay(model=model, optimizer=opt, criterion=ce, mem_size=90, **common)
     else:
         s = SelfRefresh(model, opt, seed=seed, **kw, **common)
     t = time.perf_counter()

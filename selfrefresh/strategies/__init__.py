@@ -1,4 +1,18 @@
-"""Avalanche strategies and plugins: the dual self-refreshing network."""
-from .self_refresh import SelfRefresh, SelfRefreshPlugin, make_generator
+"""Avalanche strategies and plugins: the dual self-refreshing network, GAN replay, baselines.
 
-__all__ = ["SelfRefresh", "SelfRefreshPlugin", "make_generator"]
+Imported lazily: Avalanche (and what it pulls in) loads on first use, not at ``import selfrefresh``.
+"""
+import importlib
+
+_NAMES = {
+    "SelfRefresh": "self_refresh", "SelfRefreshPlugin": "self_refresh", "make_generator": "self_refresh",
+    "align_class_weights": "self_refresh", "GANReplayPlugin": "gan_replay", "make_strategy": "baselines",
+}
+
+__all__ = list(_NAMES)
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -65,7 +65,10 @@ class SelfRefreshPlugin(SupervisedPlugin):
         reset_storage: re-initialise NET2 before each pseudo transfer (else it is fine-tuned).
         regenerate: when fresh pseudo-patterns are made: ``"step"`` (every minibatch),
             ``"epoch"`` (a pool per epoch) or ``"experience"`` (one pool per experience).
-        pool_factor: pool size relative to the pseudo-patterns one epoch consumes.
+        pool_factor: pool size relative to the pseudo-patterns the pool's period consumes (one
+            epoch, or all epochs of the experience); patterns are reused 1 / pool_factor times.
+            The default (one pool per experience, 5 %) was 2.5x faster than fresh patterns every
+            epoch on JapaneseVowels at no measurable loss of accuracy (see the README).
         temperature: distillation temperature on pseudo-patterns.
         distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo
             losses: class outputs, auto (reconstruction) outputs, hidden features, and (static
@@ -85,9 +88,9 @@ class SelfRefreshPlugin(SupervisedPlugin):
         generator_kwargs: passed to the generator when it is built from a name.
     """
 
-    def __init__(self, generator: Union[str, object] = "reverberation", pseudo_ratio: float = 3.0,
+    def __init__(self, generator: Union[str, object] = "reverberation", pseudo_ratio: float = 1.0,
                  transfer: str = "copy", transfer_steps: int = 300, transfer_lr: float = 1e-3,
-                 reset_storage: bool = False, regenerate: str = "epoch", pool_factor: float = 1.0,
+                 reset_storage: bool = False, regenerate: str = "experience", pool_factor: float = 0.05,
                  temperature: float = 2.0, distill_weight: float = 1.0, auto_weight: float = 1.0,
                  feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "all",
                  real_auto_weight: float = 1.0, steer: bool = True, match_moments: bool = True,
@@ -240,7 +243,7 @@ class SelfRefreshPlugin(SupervisedPlugin):
     def _refill(self, strategy) -> None:
         per_epoch = self._per_batch(strategy.train_mb_size) * self._batches_per_epoch
         epochs = strategy.train_epochs if self.regenerate == "experience" else 1
-        n = max(1, int(math.ceil(per_epoch * epochs * self.pool_factor)))
+        n = max(self._per_batch(strategy.train_mb_size), int(math.ceil(per_epoch * epochs * self.pool_factor)))
         chunks = [self.generator.sample(min(512, n - i)) for i in range(0, n, 512)]
         self._pool = _cat_batches(chunks)
         self._pool_pos = 0
@@ -250,6 +253,9 @@ class SelfRefreshPlugin(SupervisedPlugin):
         n = self._per_batch(batch_size)
         if self.regenerate == "step" or self._pool is None:
             return self.generator.sample(n).to(strategy.device)
+        if n >= len(self._pool):  # a pool smaller than one minibatch's share: draw with replacement
+            idx = torch.randint(len(self._pool), (n,), device=self._pool.x.device)
+            return _index_batch(self._pool, idx).to(strategy.device)
         if self._pool_pos + n > len(self._pool):
             perm = torch.randperm(len(self._pool), device=self._pool.x.device)
             self._pool = _index_batch(self._pool, perm)
@@ -325,6 +331,7 @@ class SelfRefreshPlugin(SupervisedPlugin):
             "moments": None if self._moments is None else
             [torch.tensor(self._moments[0], dtype=torch.float64), self._moments[1], self._moments[2]],
             "generator_rng": self.generator._gen.get_state() if hasattr(self.generator, "_gen") else None,
+            "seq_len": getattr(self.generator, "seq_len", None),
         }
 
     def load_state_dict(self, state: dict, model: nn.Module) -> None:
@@ -340,6 +347,8 @@ class SelfRefreshPlugin(SupervisedPlugin):
         self.seen = set(int(c) for c in state.get("seen", []))
         m = state.get("moments")
         self._moments = None if m is None else [float(m[0]), m[1], m[2]]
+        if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):
+            self.generator.seq_len = int(state["seq_len"])
         if state.get("generator_rng") is not None and hasattr(self.generator, "_gen"):
             self.generator._gen.set_state(state["generator_rng"])
 
@@ -383,9 +392,9 @@ class SelfRefresh(SupervisedTemplate):
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion=None, *,
-                 generator: Union[str, object] = "reverberation", pseudo_ratio: float = 3.0,
+                 generator: Union[str, object] = "reverberation", pseudo_ratio: float = 1.0,
                  transfer: str = "copy", transfer_steps: int = 300, transfer_lr: float = 1e-3,
-                 reset_storage: bool = False, regenerate: str = "epoch", pool_factor: float = 1.0,
+                 reset_storage: bool = False, regenerate: str = "experience", pool_factor: float = 0.05,
                  temperature: float = 2.0, distill_weight: float = 1.0, auto_weight: float = 1.0,
                  feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "all",
                  real_auto_weight: float = 1.0, steer: bool = True, match_moments: bool = True,
@@ -437,7 +446,9 @@ class SelfRefresh(SupervisedTemplate):
             self._real_out = type(out)(*[p[0] for p in parts], None)
             self._pseudo_out = type(out)(*[p[1] for p in parts], None)
         else:
-            self._real_out = self.model.run(x, with_context=False)
+            # static (item, context) patterns need an auto head that also reconstructs contexts
+            static = getattr(r.generator, "mode", None) == "static"
+            self._real_out = self.model.run(x, with_context=static)
             self._pseudo_out = None
         return self._real_out.logits
 
