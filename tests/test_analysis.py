@@ -338,3 +338,52 @@ def test_example_runs_small(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "joint" / "analysis" / "report.md").is_file()
     assert (tmp_path / "naive" / "analysis" / "attractor_evolution.png").is_file()
+
+
+# ------------------------------------------------------------------------------------------------
+# generators: GAN generator (per-step noise) vs reverberation (auto map)
+# ------------------------------------------------------------------------------------------------
+def _tiny_gan(seq_len=8):
+    from selfrefresh.generators import RecurrentGAN
+    torch.manual_seed(0)
+    return RecurrentGAN(seq_len, 2, 3, hidden_size=6, latent_size=3, noise_size=2)
+
+
+def test_compare_generators_gives_curves_for_both(tmp_path):
+    from selfrefresh.analysis import analyse, compare_generators, noise_map
+    gan = _tiny_gan()
+    torch.manual_seed(1)
+    model = AutoHeteroRNN(2, 5, 3, cell="gru")
+    x = torch.randn(6, 10, 2)
+    for method in ("gradient", "perturbation"):
+        res = compare_generators(gan, model, x, method, n=6, n_anchors=3)
+        assert set(res) == {"GAN generator", "reverberation (auto map)"}
+        assert res["GAN generator"].values.shape == (8,)            # the GAN's own length
+        assert res["reverberation (auto map)"].values.shape == (10,)
+        for c in res.values():
+            assert np.isfinite(c.values).all() and c.values.max() > 0 and 1 <= c.horizon <= c.values.size
+    # known answer: without recurrent weights and with the GRU's update gate shut (z = 0, so
+    # h_t = n_t), the generator is memoryless in its noise: horizon 1
+    h = gan.generator.hidden_size
+    with torch.no_grad():
+        for name, p in gan.generator.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                p.zero_()
+            if name.startswith("weight_ih"):
+                p[h:2 * h] = 0.0
+            if name.startswith("bias_ih"):
+                p[h:2 * h] = -100.0
+    c = compare_generators(gan, n=4, n_anchors=4)["GAN generator"]
+    assert c.horizon == 1 and c.values[1:].max() < 1e-9 * c.values[0]
+    fn, noise = noise_map(gan, n=4)
+    assert noise.shape == (4, 8, 2) and fn(noise).shape == (4, 8, 2)
+    with pytest.raises(ValueError, match="gan= and/or model="):
+        compare_generators()
+    with pytest.raises(TypeError, match="RecurrentGAN"):
+        noise_map(torch.nn.Linear(2, 2))
+    # in the report: table rows and a figure
+    res = analyse(model, x, tmp_path, n_units=2, top_k=2, n_seeds=8, reinjections=3, n_anchors=2,
+                  gan=gan, progress=False)
+    assert set(res["generator_memory"]) == {"GAN generator", "reverberation (auto map)"}
+    assert "Memory of the generators" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "memory_generators.png").stat().st_size > 2000

@@ -11,8 +11,8 @@ from ._common import LayerTrace, recurrent_layer, step_trace
 from .attractors import (AttractorSummary, attractor_evolution, cluster_points, find_attractors, random_seeds,
                          reverberate, reverberation_memory)
 from .gates import GATE_NAMES, GateSaturation, gate_activations, gate_saturation
-from .memory import (MemoryCurve, compare_memory, gradient_memory, horizon_from_curve, perturbation_memory,
-                     sequence_map)
+from .memory import (MemoryCurve, compare_generators, compare_memory, gradient_memory, horizon_from_curve,
+                     noise_map, perturbation_memory, sequence_map)
 from .units import Motif, select_units, top_windows, unit_activations, unit_motifs
 from .report import analyse
 from .cli import analyse_command, load_checkpoint
@@ -22,7 +22,7 @@ __all__ = [
     "Motif", "unit_activations", "select_units", "top_windows", "unit_motifs",
     "GATE_NAMES", "GateSaturation", "gate_activations", "gate_saturation",
     "MemoryCurve", "horizon_from_curve", "sequence_map", "gradient_memory", "perturbation_memory",
-    "compare_memory",
+    "compare_memory", "noise_map", "compare_generators",
     "AttractorSummary", "random_seeds", "reverberate", "cluster_points", "find_attractors",
     "attractor_evolution", "reverberation_memory",
     "analyse", "analyse_command", "load_checkpoint",

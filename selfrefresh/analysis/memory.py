@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from ._common import check_lengths, check_sequences, recurrent_layer
 
-__all__ = ["MemoryCurve", "horizon_from_curve", "sequence_map", "gradient_memory",
-           "perturbation_memory", "compare_memory"]
+__all__ = ["MemoryCurve", "horizon_from_curve", "sequence_map", "noise_map", "gradient_memory",
+           "perturbation_memory", "compare_memory", "compare_generators"]
 
 SeqMap = Callable[[Tensor], Tensor]
 
@@ -249,4 +249,83 @@ def compare_memory(models: Mapping[str, object], x: Union[Tensor, Mapping[str, T
     for name, m in models.items():
         xb = x[name] if isinstance(x, Mapping) else x
         out[name] = run(m, xb, **kwargs)
+    return out
+
+
+def noise_map(generator, n: int = 32, classes=None, seed: int = 0) -> Tuple[SeqMap, Tensor]:
+    """The per-step-noise map of a recurrent GAN generator and a noise batch to probe it with.
+
+    ``generator``: a :class:`~selfrefresh.generators.RecurrentGAN` (outputs in data units, noise
+    scaled by its ``noise_scale``) or a bare ``SequenceGenerator``. The class labels (default
+    ``0..n-1`` cycled over the classes) and the per-sequence latent ``z`` are drawn once and held
+    fixed, so the map is ``noise (n, T, noise_size) -> sequences (n, T, F)``.
+    """
+    gan = generator if hasattr(generator, "generator") and hasattr(generator, "denormalize") else None
+    g = gan.generator if gan is not None else generator
+    if not all(hasattr(g, a) for a in ("latent_size", "noise_size", "seq_len", "num_classes")):
+        raise TypeError(f"expected a RecurrentGAN or SequenceGenerator, got {type(generator).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(g.parameters()).device
+    if classes is None:
+        classes = torch.arange(n) % g.num_classes
+    classes = torch.as_tensor(classes).long().reshape(-1)
+    if classes.numel() != n or classes.min() < 0 or classes.max() >= g.num_classes:
+        raise ValueError(f"classes: expected {n} labels in 0..{g.num_classes - 1}")
+    scale = float(getattr(gan, "noise_scale", 1.0)) if gan is not None else 1.0
+    z = (torch.randn(n, g.latent_size, generator=gen) * scale).to(dev)
+    noise = (torch.randn(n, g.seq_len, g.noise_size, generator=gen) * scale).to(dev)
+    classes = classes.to(dev)
+
+    def fn(e):
+        y = g(classes[: e.shape[0]], z[: e.shape[0]], e)
+        return gan.denormalize(y) if gan is not None else y
+    return fn, noise
+
+
+def compare_generators(gan=None, model=None, data: Optional[Tensor] = None, method: str = "gradient",
+                       n: int = 32, seed: int = 0, **kwargs) -> Dict[str, MemoryCurve]:
+    """Memory curves of the two pseudo-data generators of the project.
+
+    * ``"GAN generator"``: ``gan`` (:func:`noise_map`) measured on its per-step noise: how far back
+      the generated step ``t`` depends on the noise of step ``t - k``;
+    * ``"reverberation (auto map)"``: the auto map ``model.reconstruct`` of an auto-hetero network
+      on ``data`` (B, T, F): how far back one re-injection's step ``t`` depends on its input at ``t - k``.
+
+    Either may be None (left out). kwargs go to :func:`gradient_memory` / :func:`perturbation_memory`
+    (``lengths`` only applies to ``data``).
+    """
+    if method not in ("gradient", "perturbation"):
+        raise ValueError(f"method must be 'gradient' or 'perturbation', got {method!r}")
+    maps, probes = {}, {}
+    if gan is not None:
+        maps["GAN generator"], probes["GAN generator"] = noise_map(gan, n, seed=seed)
+    if model is not None:
+        if data is None:
+            raise ValueError("compare_generators: the reverberation map needs data= (B, T, F)")
+        if not hasattr(model, "reconstruct"):
+            raise TypeError(f"{type(model).__name__} has no auto head (`reconstruct`)")
+        maps["reverberation (auto map)"], probes["reverberation (auto map)"] = model.reconstruct, data[:n]
+    if not maps:
+        raise ValueError("compare_generators: pass gan= and/or model=")
+    lengths = kwargs.pop("lengths", None)
+    out = {}
+    run = gradient_memory if method == "gradient" else perturbation_memory
+    for name, fn in maps.items():
+        kw = dict(kwargs)
+        if name.startswith("reverberation") and lengths is not None:
+            kw["lengths"] = torch.as_tensor(lengths)[:n]
+        if method == "perturbation":
+            kw.setdefault("seed", seed)
+        mods = [m for m in (model if name.startswith("reverberation") else
+                            getattr(gan, "generator", gan),) if isinstance(m, nn.Module)]
+        was = [m.training for m in mods]
+        for m in mods:
+            m.eval()
+        try:
+            out[name] = run(fn, probes[name], **kw)
+        finally:
+            for m, w in zip(mods, was):
+                m.train(w)
     return out

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ._common import check_lengths, check_sequences, recurrent_layer
 from .attractors import attractor_evolution, find_attractors, random_seeds, reverberation_memory
 from .gates import GATE_NAMES, gate_saturation
-from .memory import MemoryCurve, gradient_memory, perturbation_memory
+from .memory import MemoryCurve, compare_generators, gradient_memory, perturbation_memory
 from .plots import (plot_attractor_evolution, plot_attractors, plot_gates, plot_memory_curves, plot_motifs,
                     plot_unit_traces, save_figure)
 from .units import select_units, top_windows, unit_activations
@@ -33,7 +33,7 @@ def _fmt_h(c: MemoryCurve) -> str:
 def analyse(model: nn.Module, data, out_dir, labels=None, lengths=None, *, kind: str = "auto",
             frame_shape=None, train_data=None, train_labels=None,
             checkpoints: Optional[Sequence[nn.Module]] = None, checkpoint_names: Optional[Sequence[str]] = None,
-            compare: Optional[Mapping[str, object]] = None, n_units: int = 6, window: Optional[int] = None,
+            compare: Optional[Mapping[str, object]] = None, gan=None, n_units: int = 6, window: Optional[int] = None,
             top_k: int = 6, max_sequences: int = 64, max_lag: Optional[int] = None, n_anchors: int = 6,
             n_seeds: int = 128, reinjections: int = 20, seed: int = 0, title: str = "",
             progress: bool = True) -> dict:
@@ -51,6 +51,8 @@ def analyse(model: nn.Module, data, out_dir, labels=None, lengths=None, *, kind:
             attractor evolution, reverberated from the same seeds.
         compare: extra name -> model or sequence map ``(B, T, F) -> (B, T, O)`` for the memory
             comparison, or name -> (map, probe batch) when the map needs other inputs (a generator's noise).
+        gan: a trained :class:`~selfrefresh.generators.RecurrentGAN`: its generator's memory (on its
+            per-step noise) is compared with the reverberation auto map's (:func:`compare_generators`).
         n_units, window, top_k: units shown, motif window (default T // 4, 3..10), windows per unit.
         max_sequences, max_lag, n_anchors: data used for the memory curves and their extent.
         n_seeds, reinjections: reverberation seeds and re-injections R.
@@ -155,6 +157,24 @@ def analyse(model: nn.Module, data, out_dir, labels=None, lengths=None, *, kind:
                 md += ["", fig("memory", plot_memory_curves({"gradient": grad, "perturbation": pert})), ""]
                 res["memory"] = {k: {"gradient": _curve_json(grad[k]), "perturbation": _curve_json(pert[k])}
                                  for k in grad}
+                if has_auto or gan is not None:
+                    gkw = dict(max_lag=None, n_anchors=n_anchors, lengths=lm, n=min(max_sequences, b), seed=seed)
+                    mg = model if has_auto else None
+                    ggrad = compare_generators(gan, mg, xm, "gradient", **gkw)
+                    gpert = compare_generators(gan, mg, xm, "perturbation", **gkw)
+                    md += ["## Memory of the generators", "",
+                           "How far back a generated step depends on the generator's input: the GAN generator "
+                           "on its per-step noise (class and latent held fixed), reverberation through the auto "
+                           "map on the probe data (one re-injection).", "",
+                           "| generator | horizon (gradient) | horizon (perturbation) | peak lag |",
+                           "|---|---|---|---|"]
+                    md += [f"| {k} | {_fmt_h(ggrad[k])} | {_fmt_h(gpert[k])} | {ggrad[k].peak_lag} |"
+                           for k in ggrad]
+                    md += ["", fig("memory_generators", plot_memory_curves(
+                        {"gradient": ggrad, "perturbation": gpert},
+                        "memory of the generators: GAN (per-step noise) vs reverberation (auto map)")), ""]
+                    res["generator_memory"] = {k: {"gradient": _curve_json(ggrad[k]),
+                                                   "perturbation": _curve_json(gpert[k])} for k in ggrad}
             elif stage == "attractors":
                 real = check_sequences(train_data, "train_data", f).to(device) if train_data is not None else data
                 real_labels = train_labels if train_data is not None else labels
