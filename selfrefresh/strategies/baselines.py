@@ -38,7 +38,7 @@ DEFAULT_OPTIONS = {
     "agem": {"patterns_per_exp": 64, "sample_size": 64},
     "generative-replay": {},
     "selfrefresh": {},
-    "selfrefresh-gan": {"generator": "gan"},
+    "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
 }
 
 # Strategies whose between-experience state (a buffer of Avalanche datasets, a generator
