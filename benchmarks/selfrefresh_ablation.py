@@ -24,6 +24,7 @@ VARIANTS = {
     "selfrefresh (default)": ("selfrefresh", {}),
     "no steering": ("selfrefresh", {"generator_kwargs": {"steer_steps": 0}}),
     "pseudo ratio 3": ("selfrefresh", {"pseudo_ratio": 3.0}),
+    "pseudo ratio 0.5": ("selfrefresh", {"pseudo_ratio": 0.5}),
     "fresh pool every epoch": ("selfrefresh", {"regenerate": "epoch", "pool_factor": 1.0}),
     "R = 0 (steered seeds, no reverberation)": ("selfrefresh", {"generator_kwargs": {"reverberations": 0}}),
     "feature distillation": ("selfrefresh", {"feature_weight": 1.0}),
