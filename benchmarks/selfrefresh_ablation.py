@@ -18,8 +18,8 @@ import torch
 VARIANTS = {
     "naive": ("naive", {}),
     "lwf": ("lwf", {}),
-    "ewc": ("ewc", {}),
-    "replay (90 stored sequences)": ("replay", {}),
+    "ewc": ("ewc", {"ewc_lambda": 1000.0}),
+    "replay (90 stored sequences)": ("replay", {"mem_size": 90}),
     "cumulative": ("cumulative", {}),
     "selfrefresh (default)": ("selfrefresh", {}),
     "no steering": ("selfrefresh", {"generator_kwargs": {"steer_steps": 0}}),
@@ -44,11 +44,10 @@ VARIANTS = {
 def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int):
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
-    from avalanche.training.supervised import EWC, LwF, Cumulative, Naive, Replay
 
     from selfrefresh.benchmarks import get_stream
     from selfrefresh.models import AutoHeteroRNN
-    from selfrefresh.strategies import SelfRefresh
+    from selfrefresh.strategies import make_strategy
 
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -56,21 +55,9 @@ def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int):
     x0 = bm.train_stream[0].dataset[0][0]
     model = AutoHeteroRNN(x0.shape[-1], hidden, 9, cell="gru")
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    common = dict(train_mb_size=32, train_epochs=epochs, eval_mb_size=256,
-                  evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
-    ce = torch.nn.CrossEntropyLoss()
-    if kind == "naive":
-        s = Naive(model=model, optimizer=opt, criterion=ce, **common)
-    elif kind == "cumulative":
-        s = Cumulative(model=model, optimizer=opt, criterion=ce, **common)
-    elif kind == "lwf":
-        s = LwF(model=model, optimizer=opt, criterion=ce, alpha=1.0, temperature=2.0, **common)
-    elif kind == "ewc":
-        s = EWC(model=model, optimizer=opt, criterion=ce, ewc_lambda=1000.0, **common)
-    elif kind == "replay":
-        s = Replay(model=model, optimizer=opt, criterion=ce, mem_size=90, **common)
-    else:
-        s = SelfRefresh(model, opt, seed=seed, **kw, **common)
+    options = {"seed": seed, **kw} if kind == "selfrefresh" else kw
+    s = make_strategy(kind, model, opt, options=options, train_mb_size=32, train_epochs=epochs, eval_mb_size=256,
+                      evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
     t = time.perf_counter()
     for exp in bm.train_stream:
         s.train(exp, eval_streams=[])
