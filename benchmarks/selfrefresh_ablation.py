@@ -25,6 +25,10 @@ VARIANTS = {
     "no steering": ("selfrefresh", {"generator_kwargs": {"steer_steps": 0}}),
     "pseudo ratio 3": ("selfrefresh", {"pseudo_ratio": 3.0}),
     "pseudo ratio 0.5": ("selfrefresh", {"pseudo_ratio": 0.5}),
+    "pseudo ratio 0.5, same pool, pseudo losses x2": ("selfrefresh", {"pseudo_ratio": 0.5, "pool_factor": 0.1,
+                                                                      "distill_weight": 2.0, "auto_weight": 2.0}),
+    "pseudo gradient through the last 14 of 29 steps": ("selfrefresh", {"pseudo_grad_steps": 14}),
+    "NET2's step transitions (pseudo_learning='transitions')": ("selfrefresh", {"pseudo_learning": "transitions"}),
     "fresh pool every epoch": ("selfrefresh", {"regenerate": "epoch", "pool_factor": 1.0}),
     "R = 10": ("selfrefresh", {"generator_kwargs": {"reverberations": 10}}),
     "steer 30 steps": ("selfrefresh", {"generator_kwargs": {"steer_steps": 30}}),
@@ -83,10 +87,16 @@ def main(argv=None):
         print(f"{name:32s} {np.mean(rows[name]['acc']):.3f} +- {np.std(rows[name]['acc']):.3f}  "
               f"({np.mean(rows[name]['wall']):.0f} s)", flush=True)
     naive_wall = np.mean(rows["naive"]["wall"]) if "naive" in rows else None
-    lines = ["| variant | final avg accuracy (mean +- std) | wall s | x naive |", "|---|---|---|---|"]
+    ref = rows.get("selfrefresh (default)")
+    lines = ["| variant | final avg accuracy (mean +- std) | minus default, paired by seed (mean +- s.e.) | wall s "
+             "| x naive |", "|---|---|---|---|---|"]
     for name, r in rows.items():
         ratio = f"{np.mean(r['wall']) / naive_wall:.1f}" if naive_wall else "-"
-        lines.append(f"| {name} | {np.mean(r['acc']):.3f} +- {np.std(r['acc']):.3f} | "
+        diff = "-"
+        if ref is not None and r is not ref:
+            d = np.asarray(r["acc"]) - np.asarray(ref["acc"])
+            diff = f"{d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(len(d)):.3f}" if len(d) > 1 else f"{d.mean():+.3f}"
+        lines.append(f"| {name} | {np.mean(r['acc']):.3f} +- {np.std(r['acc']):.3f} | {diff} | "
                      f"{np.mean(r['wall']):.0f} | {ratio} |")
     table = "\n".join(lines)
     print(table)

@@ -30,7 +30,7 @@ def _train(kind, stream, seed=0, epochs=8, **kw):
                   plugins=[_Grow()], **common)
     else:
         kw = {"regenerate": "experience", "pool_factor": 0.25, **kw}
-        s = SelfRefresh(model, opt, seed=seed, **kw, **common)
+        s = SelfRefresh(model=model, optimizer=opt, seed=seed, **kw, **common)
     for exp in stream.train_stream:
         s.train(exp, eval_streams=[])
     return s, _accs(s, stream.test_stream)
@@ -56,7 +56,9 @@ def test_selfrefresh_forgets_less_than_naive(toy_stream):
 
 @pytest.mark.parametrize("kw", [{"transfer": "pseudo", "transfer_steps": 20},
                                 {"generator": "static", "regenerate": "step"},
-                                {"generator": "noise", "regenerate": "experience"}])
+                                {"generator": "noise", "regenerate": "experience"},
+                                {"pseudo_learning": "transitions", "transition_fraction": 0.5},
+                                {"pseudo_grad_steps": 4}])
 def test_variants_run(toy_stream, kw):
     s, accs = _train("selfrefresh", toy_stream, epochs=2, **kw)
     assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
@@ -78,6 +80,30 @@ def test_plugin_in_naive_strategy(toy_stream):
     assert accs[0] > 0.3, accs
 
 
+@pytest.mark.parametrize("learning,grad_steps", [("sequence", None), ("transitions", None), ("sequence", 3)])
+def test_pseudo_loss_gradient_vanishes_when_student_is_the_teacher(learning, grad_steps):
+    """Distillation, auto and context targets all come from the teacher: a copy of it is at a
+    stationary point of the pseudo loss, and a perturbed copy is not."""
+    from selfrefresh.generators import Reverberation
+    torch.manual_seed(0)
+    teacher = AutoHeteroRNN(3, 8, 4, cell="lstm").eval()
+    plugin = SelfRefreshPlugin(generator=Reverberation(teacher, reverberations=2, seq_len=6),
+                               pseudo_learning=learning, pseudo_grad_steps=grad_steps)
+    plugin.known = torch.ones(4, dtype=torch.bool)
+    batch = plugin._sample(16)
+    assert batch.transitions == (learning == "transitions")
+    student = __import__("copy").deepcopy(teacher)
+
+    def grad_norm():
+        student.zero_grad()
+        plugin.pseudo_loss(student, batch).backward()
+        return torch.sqrt(sum((p.grad ** 2).sum() for p in student.parameters() if p.grad is not None))
+    assert grad_norm() < 1e-5
+    with torch.no_grad():
+        student.rnn.weight_hh_l0.add_(0.3 * torch.randn_like(student.rnn.weight_hh_l0))
+    assert grad_norm() > 1e-3
+
+
 def test_pseudo_targets_zero_for_classes_storage_never_saw():
     from selfrefresh.strategies.losses import masked_teacher_probs
     logits = torch.tensor([[2.0, 1.0, 5.0]])
@@ -97,7 +123,7 @@ def test_bad_inputs_raise_clear_errors(toy_stream):
     from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
     torch.manual_seed(0)
     model = AutoHeteroRNN(4, 8, 2)  # wrong feature size for the 3-feature stream
-    s = SelfRefresh(model, torch.optim.Adam(model.parameters()), train_mb_size=16, evaluator=_evaluator())
+    s = SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), train_mb_size=16, evaluator=_evaluator())
     with pytest.raises(ValueError, match="model takes 4 features per step, the data has 3"):
         s.train(toy_stream.train_stream[0])
     # NaN in the data
@@ -107,7 +133,7 @@ def test_bad_inputs_raise_clear_errors(toy_stream):
     bench = class_incremental_benchmark({"train": TensorDataset(x, y), "test": TensorDataset(x, y)},
                                         class_order=[0, 1], num_classes_per_exp=[2])
     model = AutoHeteroRNN(3, 8, 2)
-    s = SelfRefresh(model, torch.optim.Adam(model.parameters()), train_mb_size=16, evaluator=_evaluator())
+    s = SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), train_mb_size=16, evaluator=_evaluator())
     with pytest.raises(ValueError, match="NaN"):
         s.train(bench.train_stream[0])
     # wrong rank
@@ -117,9 +143,17 @@ def test_bad_inputs_raise_clear_errors(toy_stream):
     with pytest.raises(ValueError, match=r"\(batch, time, features\)"):
         s.train(bench.train_stream[0])
     with pytest.raises(ValueError, match="transfer must be"):
-        SelfRefresh(model, torch.optim.Adam(model.parameters()), transfer="telepathy")
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), transfer="telepathy")
     with pytest.raises(ValueError, match="unknown generator"):
-        SelfRefresh(model, torch.optim.Adam(model.parameters()), generator="dreams")
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), generator="dreams")
+    with pytest.raises(ValueError, match="pseudo_learning must be"):
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), pseudo_learning="dreams")
+    with pytest.raises(ValueError, match="needs pseudo-sequences"):
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), generator="static", pseudo_learning="transitions")
+    with pytest.raises(ValueError, match="pseudo_grad_steps must be None or an int >= 1"):
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), pseudo_grad_steps=0)
+    with pytest.raises(ValueError, match=r"transition_fraction must be in \(0, 1\]"):
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), transition_fraction=0.0)
 
 
 def test_label_out_of_range_for_fixed_head():

@@ -12,7 +12,7 @@ from typing import Optional, Protocol, Sequence, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PseudoBatch", "PseudoGenerator", "label_with"]
+__all__ = ["PseudoBatch", "PseudoGenerator", "label_with", "label_transitions"]
 
 
 @dataclass
@@ -22,11 +22,15 @@ class PseudoBatch:
     Attributes:
         x: pseudo-inputs, (N, T, F) sequences, or (N, F) items of static pseudo-patterns.
         logits: the storage network's class logits for them, (N, C); soft targets.
-        context: (N, S) context of static pseudo-patterns (None for sequences).
-        next_context: (N, S) the storage network's next state (hidden-state target), or None.
-        recon: the storage network's auto output, (N, F + S) static or (N, T, F), or None.
+        context: (N, S) context of static pseudo-patterns; for sequences labelled with
+            :func:`label_transitions`, (N, T, S) the storage network's state before each step.
+        next_context: the storage network's next state (hidden-state target): (N, S) static,
+            (N, T, S) with transitions, or None.
+        recon: the storage network's auto output: (N, F + S) static, (N, T, F) sequences,
+            (N, T, F + S) with transitions, or None.
         features: (N, T, H) the storage network's top-layer outputs, or None.
         classes: (N,) the class each pattern was steered toward, or None.
+        step_logits: (N, T, C) the storage network's logits after every step (transitions), or None.
     """
     x: Tensor
     logits: Tensor
@@ -35,6 +39,7 @@ class PseudoBatch:
     recon: Optional[Tensor] = None
     features: Optional[Tensor] = None
     classes: Optional[Tensor] = None
+    step_logits: Optional[Tensor] = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -42,6 +47,11 @@ class PseudoBatch:
     @property
     def static(self) -> bool:
         return self.x.dim() == 2
+
+    @property
+    def transitions(self) -> bool:
+        """Sequences that carry the storage network's per-step states (:func:`label_transitions`)."""
+        return self.x.dim() == 3 and self.context is not None and self.step_logits is not None
 
     def to(self, device) -> "PseudoBatch":
         kw = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
@@ -79,3 +89,34 @@ def label_with(network: nn.Module, x: Tensor, classes: Optional[Tensor] = None,
         return PseudoBatch(x=x, logits=network(x), classes=classes)
     finally:
         network.train(was_training)
+
+
+@torch.no_grad()
+def label_transitions(network: nn.Module, batch: PseudoBatch) -> PseudoBatch:
+    """Add the storage network's step-by-step transitions to pseudo-sequences.
+
+    For every step t of x (N, T, F): the context before it, ``context`` (N, T, S); the state
+    after it, ``next_context`` (N, T, S); the logits after it, ``step_logits`` (N, T, C); and
+    the auto output ``recon`` (N, T, F + S). These are Ans et al.'s (2004) (item, context) ->
+    (class, item, context, next context) pseudo-patterns, taken along the network's own
+    reverberated trajectories instead of from random contexts, so a student can learn all T
+    of them in one parallel step (``AutoHeteroRNN.step`` on N * T rows) instead of unrolling.
+    Needs an :class:`~selfrefresh.models.AutoHeteroRNN`-like network (``run`` with contexts).
+    """
+    if batch.static:
+        raise ValueError("label_transitions needs pseudo-sequences (N, T, F), got static patterns")
+    if not hasattr(network, "run") or not hasattr(network, "rnn"):
+        raise TypeError(f"label_transitions needs an AutoHeteroRNN-like network, got {type(network).__name__}")
+    was_training = network.training
+    network.eval()
+    try:
+        out = network.run(batch.x, with_context=True)
+    finally:
+        network.train(was_training)
+    f = batch.x.shape[-1]
+    contexts = out.recon_target[..., f:]
+    final = network.rnn.flatten_state(out.final_state).unsqueeze(1)
+    kw = dict(batch.__dict__)
+    kw.update(logits=out.logits, context=contexts, next_context=torch.cat([contexts[:, 1:], final], dim=1),
+              recon=out.recon, step_logits=out.step_logits)
+    return PseudoBatch(**kw)

@@ -140,7 +140,7 @@ def make_strategy(name: str, model: nn.Module, optimizer: torch.optim.Optimizer,
         gkw.setdefault("num_classes", _model_size(model, "num_classes", name))
         gkw.setdefault("device", common.get("device", "cpu"))
         opts["generator_kwargs"] = gkw
-    return SelfRefresh(model, optimizer, crit, **opts, **common)
+    return SelfRefresh(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
 
 
 def _need_seq_len(name: str, seq_len: Optional[int]) -> int:

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from avalanche.core import SupervisedPlugin
 from avalanche.training.templates import SupervisedTemplate
 
-from ..generators.base import PseudoBatch
+from ..generators.base import PseudoBatch, label_transitions
 from ..generators.reverberation import Noise, Reverberation
 from .losses import current_classes_ce, masked_teacher_probs, soft_target_loss
 
@@ -59,6 +59,16 @@ class SelfRefreshPlugin(SupervisedPlugin):
             ``"static"`` (Ans et al. 2004 item+context patterns), ``"noise"``, ``"gan"``, or an
             instance following :class:`~selfrefresh.generators.PseudoGenerator`.
         pseudo_ratio: pseudo-patterns per real sequence in each minibatch.
+        pseudo_learning: how NET1 learns a pseudo-sequence: ``"sequence"`` (it runs the whole
+            sequence from its own initial state and matches NET2's final outputs) or
+            ``"transitions"`` (it learns NET2's T step transitions (item, context) -> (class,
+            auto output, next context) along the reverberated trajectory, all in one parallel
+            step: Ans et al.'s (2004) pseudo-patterns taken from NET2's own trajectories).
+        transition_fraction: with ``"transitions"``, the fraction of a minibatch's N * T
+            transitions drawn for the loss (fewer is cheaper).
+        pseudo_grad_steps: with ``"sequence"``, backpropagate the pseudo loss through only the
+            last k steps of each pseudo-sequence (truncated BPTT: the first T - k steps run
+            without a graph, which is cheaper); None: through all steps.
         transfer: ``"pseudo"`` (NET2 learns NET1's pseudo-patterns) or ``"copy"`` (weights).
         transfer_steps: minibatch updates of NET2 in a pseudo transfer.
         transfer_lr: Adam learning rate of NET2 in a pseudo transfer.
@@ -89,7 +99,9 @@ class SelfRefreshPlugin(SupervisedPlugin):
     """
 
     def __init__(self, generator: Union[str, object] = "reverberation", pseudo_ratio: float = 1.0,
-                 transfer: str = "copy", transfer_steps: int = 300, transfer_lr: float = 1e-3,
+                 pseudo_learning: str = "sequence", transition_fraction: float = 1.0,
+                 pseudo_grad_steps: Optional[int] = None, transfer: str = "copy", transfer_steps: int = 300,
+                 transfer_lr: float = 1e-3,
                  reset_storage: bool = False, regenerate: str = "experience", pool_factor: float = 0.05,
                  temperature: float = 2.0, distill_weight: float = 1.0, auto_weight: float = 1.0,
                  feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "all",
@@ -104,10 +116,22 @@ class SelfRefreshPlugin(SupervisedPlugin):
             raise ValueError(f"real_loss must be 'all' or 'current', got {real_loss!r}")
         if pseudo_ratio < 0 or not math.isfinite(pseudo_ratio):
             raise ValueError(f"pseudo_ratio must be a finite number >= 0, got {pseudo_ratio}")
+        if pseudo_learning not in ("sequence", "transitions"):
+            raise ValueError(f"pseudo_learning must be 'sequence' or 'transitions', got {pseudo_learning!r}")
+        if pseudo_grad_steps is not None and (not isinstance(pseudo_grad_steps, int) or pseudo_grad_steps < 1):
+            raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {pseudo_grad_steps!r}")
+        if not 0 < transition_fraction <= 1:
+            raise ValueError(f"transition_fraction must be in (0, 1], got {transition_fraction}")
         self.generator = make_generator(generator, **(generator_kwargs or {}))
         if hasattr(self.generator, "manual_seed"):
             self.generator.manual_seed(seed)
         self.pseudo_ratio = float(pseudo_ratio)
+        self.pseudo_learning = pseudo_learning
+        self.transition_fraction = float(transition_fraction)
+        self.pseudo_grad_steps = pseudo_grad_steps
+        if pseudo_learning == "transitions" and getattr(self.generator, "mode", None) == "static":
+            raise ValueError("pseudo_learning='transitions' needs pseudo-sequences; the static generator "
+                             "already makes (item, context) patterns")
         self.transfer = transfer
         self.transfer_steps = int(transfer_steps)
         self.transfer_lr = float(transfer_lr)
@@ -244,15 +268,23 @@ class SelfRefreshPlugin(SupervisedPlugin):
         per_epoch = self._per_batch(strategy.train_mb_size) * self._batches_per_epoch
         epochs = strategy.train_epochs if self.regenerate == "experience" else 1
         n = max(self._per_batch(strategy.train_mb_size), int(math.ceil(per_epoch * epochs * self.pool_factor)))
-        chunks = [self.generator.sample(min(512, n - i)) for i in range(0, n, 512)]
+        chunks = [self._sample(min(512, n - i)) for i in range(0, n, 512)]
         self._pool = _cat_batches(chunks)
         self._pool_pos = 0
+
+    def _sample(self, n: int) -> PseudoBatch:
+        batch = self.generator.sample(n)
+        if not self.feature_weight and batch.features is not None:
+            batch.features = None  # (N, T, H) the loss would not read: not kept in the pool
+        if self.pseudo_learning == "transitions" and not batch.static:
+            batch = label_transitions(self.generator.network, batch)
+        return batch
 
     def next_pseudo(self, strategy, batch_size: int) -> PseudoBatch:
         """The pseudo-patterns for one minibatch of ``batch_size`` real sequences."""
         n = self._per_batch(batch_size)
         if self.regenerate == "step" or self._pool is None:
-            return self.generator.sample(n).to(strategy.device)
+            return self._sample(n).to(strategy.device)
         if n >= len(self._pool):  # a pool smaller than one minibatch's share: draw with replacement
             idx = torch.randint(len(self._pool), (n,), device=self._pool.x.device)
             return _index_batch(self._pool, idx).to(strategy.device)
@@ -276,6 +308,11 @@ class SelfRefreshPlugin(SupervisedPlugin):
             loss = self.distill_weight * soft_target_loss(logits, target, self.temperature)
             loss = loss + self.auto_weight * F.mse_loss(recon, batch.recon)
             return loss + self.context_weight * F.mse_loss(nxt, batch.next_context)
+        if batch.transitions and hasattr(model, "step"):
+            return self._transition_loss(model, batch)
+        k = self.pseudo_grad_steps
+        if out is None and k is not None and k < batch.x.shape[1] and hasattr(model, "run"):
+            return self._truncated_loss(model, batch, k)
         if out is None:
             out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
         logits = out.logits if out is not None else model(batch.x)
@@ -286,6 +323,32 @@ class SelfRefreshPlugin(SupervisedPlugin):
         if out is not None and batch.features is not None and self.feature_weight:
             loss = loss + self.feature_weight * F.mse_loss(out.features, batch.features)
         return loss
+
+    def _truncated_loss(self, model: nn.Module, batch: PseudoBatch, k: int) -> Tensor:
+        """The sequence pseudo loss with gradients through only the last k steps."""
+        cut = batch.x.shape[1] - k
+        with torch.no_grad():
+            _, state = model.rnn(batch.x[:, :cut])
+        tail = PseudoBatch(**{**batch.__dict__, "x": batch.x[:, cut:],
+                              "recon": None if batch.recon is None else batch.recon[:, cut:],
+                              "features": None if batch.features is None else batch.features[:, cut:]})
+        return self.pseudo_loss(model, tail, out=model.run(tail.x, state=state, with_context=False))
+
+    def _transition_loss(self, model: nn.Module, batch: PseudoBatch) -> Tensor:
+        """NET2's step transitions learned in one parallel step over (a fraction of) N * T rows."""
+        n, t, f = batch.x.shape
+        x, ctx = batch.x.reshape(n * t, f), batch.context.reshape(n * t, -1)
+        teacher, recon_t = batch.step_logits.reshape(n * t, -1), batch.recon.reshape(n * t, -1)
+        nxt_t = batch.next_context.reshape(n * t, -1)
+        if self.transition_fraction < 1:
+            keep = torch.randperm(n * t, device=x.device)[: max(1, int(round(self.transition_fraction * n * t)))]
+            x, ctx, teacher, recon_t, nxt_t = x[keep], ctx[keep], teacher[keep], recon_t[keep], nxt_t[keep]
+        logits, recon, nxt = model.step(x, ctx)
+        target = masked_teacher_probs(teacher, logits.shape[1], self.known, self.temperature)
+        loss = self.distill_weight * soft_target_loss(logits, target, self.temperature)
+        if self.auto_weight:
+            loss = loss + self.auto_weight * F.mse_loss(recon, recon_t)
+        return loss + self.context_weight * F.mse_loss(nxt, nxt_t)
 
     def real_class_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""
@@ -313,7 +376,7 @@ class SelfRefreshPlugin(SupervisedPlugin):
         n = self._per_batch(strategy.train_mb_size) + strategy.train_mb_size
         try:
             for _ in range(self.transfer_steps):
-                batch = self.generator.sample(n).to(strategy.device)
+                batch = self._sample(n).to(strategy.device)
                 opt.zero_grad()
                 self.pseudo_loss(net2, batch).backward()
                 opt.step()
@@ -391,9 +454,11 @@ class SelfRefresh(SupervisedTemplate):
     ``plugins``, ``evaluator``, ``eval_every``).
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion=None, *,
+    def __init__(self, *, model: nn.Module, optimizer: torch.optim.Optimizer, criterion=None,
                  generator: Union[str, object] = "reverberation", pseudo_ratio: float = 1.0,
-                 transfer: str = "copy", transfer_steps: int = 300, transfer_lr: float = 1e-3,
+                 pseudo_learning: str = "sequence", transition_fraction: float = 1.0,
+                 pseudo_grad_steps: Optional[int] = None, transfer: str = "copy", transfer_steps: int = 300,
+                 transfer_lr: float = 1e-3,
                  reset_storage: bool = False, regenerate: str = "experience", pool_factor: float = 0.05,
                  temperature: float = 2.0, distill_weight: float = 1.0, auto_weight: float = 1.0,
                  feature_weight: float = 0.0, context_weight: float = 1.0, real_loss: str = "all",
@@ -402,7 +467,9 @@ class SelfRefresh(SupervisedTemplate):
                  train_mb_size: int = 32, train_epochs: int = 1, eval_mb_size: int = 256, device="cpu",
                  plugins=None, evaluator=None, eval_every: int = -1):
         self.refresh = SelfRefreshPlugin(
-            generator=generator, pseudo_ratio=pseudo_ratio, transfer=transfer, transfer_steps=transfer_steps,
+            generator=generator, pseudo_ratio=pseudo_ratio, pseudo_learning=pseudo_learning,
+            transition_fraction=transition_fraction, pseudo_grad_steps=pseudo_grad_steps, transfer=transfer,
+            transfer_steps=transfer_steps,
             transfer_lr=transfer_lr, reset_storage=reset_storage, regenerate=regenerate,
             pool_factor=pool_factor, temperature=temperature, distill_weight=distill_weight,
             auto_weight=auto_weight, feature_weight=feature_weight, context_weight=context_weight,
@@ -437,7 +504,8 @@ class SelfRefresh(SupervisedTemplate):
         if r.storage is not None and r.pseudo_ratio > 0:
             self._pseudo_batch = r.next_pseudo(self, len(x))
         pb = self._pseudo_batch
-        fuse = pb is not None and not pb.static and pb.x.shape[1:] == x.shape[1:]
+        fuse = (pb is not None and not pb.static and not pb.transitions and pb.x.shape[1:] == x.shape[1:]
+                and (r.pseudo_grad_steps is None or r.pseudo_grad_steps >= x.shape[1]))
         if fuse:
             out = self.model.run(torch.cat([x, pb.x]), with_context=False)
             b = len(x)

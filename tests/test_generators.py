@@ -1,0 +1,36 @@
+"""Pseudo-sequence labelling: the storage network's step transitions along its own trajectories."""
+import pytest
+import torch
+
+from selfrefresh.generators import Reverberation, label_transitions, label_with
+from selfrefresh.models import AutoHeteroRNN
+
+
+@pytest.mark.parametrize("cell,layers", [("gru", 1), ("lstm", 1), ("srn", 1), ("gru", 2)])
+def test_transitions_replay_the_networks_own_steps(cell, layers):
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell=cell, num_layers=layers).eval()
+    batch = label_transitions(net, label_with(net, torch.randn(5, 7, 3)))
+    s = net.state_size
+    assert batch.transitions and not batch.static
+    assert batch.context.shape == batch.next_context.shape == (5, 7, s)
+    assert batch.step_logits.shape == (5, 7, 4) and batch.recon.shape == (5, 7, 3 + s)
+    # the context before step t+1 is the state after step t
+    assert torch.allclose(batch.context[:, 1:], batch.next_context[:, :-1])
+    # all T steps at once from the recorded contexts give the recorded outputs (no unrolling)
+    logits, recon, nxt = net.step(batch.x.reshape(35, 3), batch.context.reshape(35, s))
+    assert torch.allclose(logits, batch.step_logits.reshape(35, 4), atol=1e-5)
+    assert torch.allclose(recon, batch.recon.reshape(35, -1), atol=1e-5)
+    assert torch.allclose(nxt, batch.next_context.reshape(35, s), atol=1e-5)
+    # and the final logits are the last step's
+    assert torch.allclose(batch.logits, batch.step_logits[:, -1], atol=1e-5)
+
+
+def test_transitions_need_sequences_and_a_recurrent_network():
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    static = Reverberation(net, reverberations=1, mode="static").manual_seed(0).sample(4)
+    with pytest.raises(ValueError, match="needs pseudo-sequences"):
+        label_transitions(net, static)
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(21, 4))
+    with pytest.raises(TypeError, match="AutoHeteroRNN-like"):
+        label_transitions(plain, label_with(plain, torch.randn(2, 7, 3)))
