@@ -58,15 +58,15 @@ def _train_once(name, bench, info, epochs, hidden, device):
         strategy = make_strategy(name, model, opt, seq_len=info["seq_len"], train_mb_size=32,
                                  train_epochs=epochs, eval_mb_size=256, device=device,
                                  evaluator=_quiet_evaluator(), plugins=[counter])
-        total = 0.0
+        per_exp = []
         experiences = [bench.train_stream] if name == "joint" else list(bench.train_stream)
         for exp in experiences:
             _sync(device)
             t = time.perf_counter()
             strategy.train(exp)
             _sync(device)
-            total += time.perf_counter() - t
-    return total, counter.n
+            per_exp.append(time.perf_counter() - t)
+    return sum(per_exp), counter.n, per_exp
 
 
 def bench_training(strategies, stream, epochs, hidden, device, repeat=2):
@@ -79,20 +79,23 @@ def bench_training(strategies, stream, epochs, hidden, device, repeat=2):
     for _ in range(repeat):
         for name in list(strategies):
             try:
-                t, n = _train_once(name, bench, info, epochs, hidden, device)
+                t, n, per_exp = _train_once(name, bench, info, epochs, hidden, device)
             except (RuntimeError, ValueError) as err:
                 print(f"  {name:18s} skipped: {err}")
                 strategies = [s for s in strategies if s != name]
                 continue
             if name not in best or t < best[name][0]:
-                best[name] = (t, n)
-    rows = [(name, best[name][1] / best[name][0], best[name][0]) for name in strategies if name in best]
-    naive = dict((r[0], r[2]) for r in rows).get("naive")
+                best[name] = (t, n, per_exp)
+    rows = [(name, best[name][1] / best[name][0], best[name][0], best[name][2])
+            for name in strategies if name in best]
+    naive = {r[0]: r for r in rows}.get("naive")
     print(f"\nTraining, {stream} (small), {epochs} epochs/experience, GRU {hidden}, {device}, best of {repeat}")
-    print(f"  {'strategy':18s} {'seq/s':>9s} {'time s':>8s} {'x Naive':>8s}")
-    for name, rate, t in rows:
-        ratio = f"{t / naive:8.2f}" if naive else "       -"
-        print(f"  {name:18s} {rate:9.1f} {t:8.2f} {ratio}")
+    print(f"  {'strategy':18s} {'seq/s':>9s} {'time s':>8s} {'x Naive':>8s}   x Naive per experience")
+    for name, rate, t, per_exp in rows:
+        ratio = f"{t / naive[2]:8.2f}" if naive else "       -"
+        each = ("  " + " ".join(f"{a / b:.2f}" for a, b in zip(per_exp, naive[3]))
+                if naive and len(per_exp) == len(naive[3]) else "")
+        print(f"  {name:18s} {rate:9.1f} {t:8.2f} {ratio} {each}")
     return rows
 
 

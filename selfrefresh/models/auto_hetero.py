@@ -110,14 +110,8 @@ class AutoHeteroRNN(nn.Module):
         self.classifier = new
 
     # -- passes -------------------------------------------------------------------------------
-    def _auto(self, features: Tensor, items_only: bool = False) -> Tensor:
-        """Auto output (..., F + S), or only its item part (..., F) without computing the rest."""
-        if items_only:
-            f = self.input_size
-            bias = None if self.auto_head.bias is None else self.auto_head.bias[:f]
-            r = nn.functional.linear(features, self.auto_head.weight[:f], bias)
-        else:
-            r = self.auto_head(features)
+    def _auto(self, features: Tensor) -> Tensor:
+        r = self.auto_head(features)
         return torch.sigmoid(r) if self.auto_activation == "sigmoid" else r
 
     def forward(self, x: Tensor) -> Tensor:
@@ -141,7 +135,7 @@ class AutoHeteroRNN(nn.Module):
             state = self.rnn.init_state(b, x.device, x.dtype)
         if not with_context:
             out, final = self.rnn(x, state)
-            recon, recon_target = self._auto(out, items_only=True), x.detach()
+            recon, recon_target = self._auto(out)[..., : self.input_size], x.detach()
         else:
             if self.num_layers == 1 and not self.rnn.is_lstm:
                 out, final = self.rnn(x, state)
@@ -177,7 +171,7 @@ class AutoHeteroRNN(nn.Module):
         """The item part of the auto output for a whole sequence: x (B, T, F) -> (B, T, F)."""
         _check_finite_input(x, self.input_size)
         out, _ = self.rnn(x)
-        return self._auto(out, items_only=True)
+        return self._auto(out)[..., : self.input_size]
 
     def features(self, x: Tensor) -> Tensor:
         """Final top-layer hidden state (B, H): the embedding the class head reads."""

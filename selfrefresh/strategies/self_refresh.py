@@ -28,7 +28,7 @@ __all__ = ["SelfRefreshPlugin", "SelfRefresh", "make_generator", "align_class_we
 
 
 # Measured on JapaneseVowels (3 experiences, GRU 64, 60 epochs; see the README): steering the
-# seeds toward NET2's classes before reverberating raised mean final accuracy from 0.42 to 0.65.
+# seeds toward NET2's classes before reverberating raised mean final accuracy by 0.11 (paired over 5 seeds).
 STRATEGY_REVERBERATION_DEFAULTS = {"reverberations": 5, "steer_steps": 10}
 
 
@@ -448,8 +448,9 @@ class SelfRefresh(SupervisedTemplate):
 
     ``model`` is NET1, an :class:`~selfrefresh.models.AutoHeteroRNN` (any classifier works with
     ``generator="noise"``). Each minibatch runs real and pseudo sequences through one fused pass;
-    the loss is the real-data class loss (+ auto loss) plus the pseudo-pattern loss. Keyword
-    arguments after ``criterion`` are those of :class:`SelfRefreshPlugin` and of Avalanche's
+    the loss is the real-data class loss (+ auto loss) plus the pseudo-pattern loss. Arguments
+    are keyword-only, as in Avalanche's own strategies: ``model``, ``optimizer``, ``criterion``
+    (default cross-entropy), those of :class:`SelfRefreshPlugin`, and those of Avalanche's
     ``SupervisedTemplate`` (``train_mb_size``, ``train_epochs``, ``eval_mb_size``, ``device``,
     ``plugins``, ``evaluator``, ``eval_every``).
     """
