@@ -8,7 +8,8 @@
    ratio to Naive in this run, once per ``--epochs`` value (default 5 and 25, the strategy
    benchmark's CPU default: SelfRefresh builds its pseudo-sequence pool once per experience,
    a cost that short runs do not amortise).
-   Target: SelfRefresh within 1.5x Naive.
+   Target: SelfRefresh within 1.5x Naive (``selfrefresh-fast``: half the pseudo-sequences per
+   minibatch, each weighing twice).
 2. Generation: pseudo-sequences per second of reverberation (and of the recurrent GAN when
    ``selfrefresh.generators.gan`` is present), from a network of the same size.
 3. Layers: forward + backward of ``selfrefresh.nn.{SRN, RNN, GRU, LSTM}`` vs ``torch.nn.RNN``
@@ -165,8 +166,8 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--parts", nargs="+", default=["train", "generate", "layers"],
                    choices=["train", "generate", "layers"])
-    p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "ewc", "lwf", "replay", "agem",
-                                                       "cumulative"])
+    p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "selfrefresh-fast", "ewc", "lwf",
+                                                       "replay", "agem", "cumulative"])
     p.add_argument("--stream", default="speech")
     p.add_argument("--epochs", type=int, nargs="+", default=[5, 25])
     p.add_argument("--hidden", type=int, default=64)

@@ -124,11 +124,23 @@ def test_make_strategy_names():
     from selfrefresh.models import AutoHeteroRNN
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("nope", None, None)
-    for name in ("naive", "ewc", "si", "lwf", "replay", "gem", "agem", "cumulative", "joint", "selfrefresh"):
+    for name in ("naive", "ewc", "si", "lwf", "replay", "gem", "agem", "cumulative", "joint", "selfrefresh",
+                 "selfrefresh-fast"):
         m = AutoHeteroRNN(3, 4, 4)
         s = make_strategy(name, m, torch.optim.Adam(m.parameters()), train_mb_size=4, eval_mb_size=4)
         assert s.model is m
-    assert len(STRATEGY_NAMES) == 12
+    assert len(STRATEGY_NAMES) == 13
+    # the fast preset: half the pseudo-sequences per minibatch, each weighing twice, same pool size
+    m = AutoHeteroRNN(3, 4, 4)
+    full = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
+    fast = make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
+    assert (full._per_batch(32), fast._per_batch(32)) == (32, 16)
+    assert fast.pseudo_ratio * fast.distill_weight == full.pseudo_ratio * full.distill_weight
+    assert fast.pseudo_ratio * fast.auto_weight == full.pseudo_ratio * full.auto_weight
+    assert fast.pseudo_ratio * fast.pool_factor == full.pseudo_ratio * full.pool_factor
+    # options still override the preset
+    over = make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()), options={"pseudo_ratio": 1.0})
+    assert over.refresh.pseudo_ratio == 1.0 and over.refresh.distill_weight == 2.0
 
 
 def test_aggregate_table_and_report(tmp_path):
