@@ -32,6 +32,7 @@ VARIANTS = {
     "pseudo ratio 0.5": ("selfrefresh", {"pseudo_ratio": 0.5}),
     "pseudo ratio 0.5, same pool, pseudo losses x2": ("selfrefresh", {"pseudo_ratio": 0.5, "pool_factor": 0.1,
                                                                       "distill_weight": 2.0, "auto_weight": 2.0}),
+    "selfrefresh-fast (pseudo ratio 0.5, pseudo losses x2)": ("selfrefresh-fast", {}),
     "pseudo gradient through the last 14 steps": ("selfrefresh", {"pseudo_grad_steps": 14}),
     "NET2's step transitions (pseudo_learning='transitions')": ("selfrefresh", {"pseudo_learning": "transitions"}),
     "fresh pool every epoch": ("selfrefresh", {"regenerate": "epoch", "pool_factor": 1.0}),
@@ -65,7 +66,7 @@ def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int, stream: str = 
     info = stream_info(bm)
     model = AutoHeteroRNN(info["input_size"], hidden, info["num_classes"], cell="gru")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    options = {"seed": seed, **kw} if kind == "selfrefresh" else kw
+    options = {"seed": seed, **kw} if kind.startswith("selfrefresh") else kw
     s = make_strategy(kind, model, opt, options=options, train_mb_size=32, train_epochs=epochs, eval_mb_size=256,
                       evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
     t = time.perf_counter()
