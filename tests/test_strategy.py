@@ -104,6 +104,15 @@ def test_pseudo_loss_gradient_vanishes_when_student_is_the_teacher(learning, gra
     assert grad_norm() > 1e-3
 
 
+def test_strategy_takes_every_plugin_argument_with_the_same_default():
+    import inspect
+    plugin = inspect.signature(SelfRefreshPlugin).parameters
+    strategy = inspect.signature(SelfRefresh).parameters
+    for name, p in plugin.items():
+        assert name in strategy, name
+        assert strategy[name].default == p.default, name
+
+
 def test_pseudo_targets_zero_for_classes_storage_never_saw():
     from selfrefresh.strategies.losses import masked_teacher_probs
     logits = torch.tensor([[2.0, 1.0, 5.0]])

@@ -10,6 +10,7 @@ outputs: the classes NET2 learned get its soft outputs, the others zero.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from typing import Optional, Sequence, Union
 
@@ -310,9 +311,8 @@ class SelfRefreshPlugin(SupervisedPlugin):
             return loss + self.context_weight * F.mse_loss(nxt, batch.next_context)
         if batch.transitions and hasattr(model, "step"):
             return self._transition_loss(model, batch)
-        k = self.pseudo_grad_steps
-        if out is None and k is not None and k < batch.x.shape[1] and hasattr(model, "run"):
-            return self._truncated_loss(model, batch, k)
+        if out is None and self.truncates(batch.x.shape[1]) and hasattr(model, "run"):
+            return self._truncated_loss(model, batch, self.pseudo_grad_steps)
         if out is None:
             out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
         logits = out.logits if out is not None else model(batch.x)
@@ -323,6 +323,10 @@ class SelfRefreshPlugin(SupervisedPlugin):
         if out is not None and batch.features is not None and self.feature_weight:
             loss = loss + self.feature_weight * F.mse_loss(out.features, batch.features)
         return loss
+
+    def truncates(self, steps: int) -> bool:
+        """Whether pseudo-sequences of ``steps`` steps get a truncated gradient."""
+        return self.pseudo_grad_steps is not None and self.pseudo_grad_steps < steps
 
     def _truncated_loss(self, model: nn.Module, batch: PseudoBatch, k: int) -> Tensor:
         """The sequence pseudo loss with gradients through only the last k steps."""
@@ -443,6 +447,9 @@ def _cat_batches(chunks) -> PseudoBatch:
     return PseudoBatch(**kw)
 
 
+_PLUGIN_ARGS = tuple(inspect.signature(SelfRefreshPlugin).parameters)
+
+
 class SelfRefresh(SupervisedTemplate):
     """Dual self-refreshing network as an Avalanche strategy.
 
@@ -467,16 +474,8 @@ class SelfRefresh(SupervisedTemplate):
                  align_weights: bool = False, seed: int = 0, generator_kwargs: Optional[dict] = None,
                  train_mb_size: int = 32, train_epochs: int = 1, eval_mb_size: int = 256, device="cpu",
                  plugins=None, evaluator=None, eval_every: int = -1):
-        self.refresh = SelfRefreshPlugin(
-            generator=generator, pseudo_ratio=pseudo_ratio, pseudo_learning=pseudo_learning,
-            transition_fraction=transition_fraction, pseudo_grad_steps=pseudo_grad_steps, transfer=transfer,
-            transfer_steps=transfer_steps,
-            transfer_lr=transfer_lr, reset_storage=reset_storage, regenerate=regenerate,
-            pool_factor=pool_factor, temperature=temperature, distill_weight=distill_weight,
-            auto_weight=auto_weight, feature_weight=feature_weight, context_weight=context_weight,
-            real_loss=real_loss, real_auto_weight=real_auto_weight, steer=steer,
-            match_moments=match_moments, align_weights=align_weights, seed=seed,
-            generator_kwargs=generator_kwargs)
+        given = locals()  # this signature repeats the plugin's (a test keeps the two in step)
+        self.refresh = SelfRefreshPlugin(**{k: given[k] for k in _PLUGIN_ARGS})
         self.refresh.fused_in_strategy = hasattr(model, "run")
         kw = {} if evaluator is None else {"evaluator": evaluator}
         super().__init__(model=model, optimizer=optimizer,
@@ -506,7 +505,7 @@ class SelfRefresh(SupervisedTemplate):
             self._pseudo_batch = r.next_pseudo(self, len(x))
         pb = self._pseudo_batch
         fuse = (pb is not None and not pb.static and not pb.transitions and pb.x.shape[1:] == x.shape[1:]
-                and (r.pseudo_grad_steps is None or r.pseudo_grad_steps >= x.shape[1]))
+                and not r.truncates(x.shape[1]))
         if fuse:
             out = self.model.run(torch.cat([x, pb.x]), with_context=False)
             b = len(x)
