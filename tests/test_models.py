@@ -35,7 +35,8 @@ def test_grow_keeps_old_outputs_intact():
     m.grow(5)
     after = m(x).detach()
     assert after.shape == (5, 5)
-    assert torch.equal(after[:, :2], before)
+    # the grown head may take another matmul kernel path: equal up to float rounding, not bit-exact
+    assert torch.allclose(after[:, :2], before, rtol=1e-5, atol=1e-6)
     m.grow(5)  # no-op
     assert m.num_classes == 5
     with pytest.raises(ValueError, match="cannot shrink"):
