@@ -39,7 +39,7 @@ def _train(kind, stream, seed=0, epochs=8, **kw):
 class _Grow(SelfRefreshPlugin):
     """Naive with the same growing head: the plugin with no pseudo-patterns."""
     def __init__(self):
-        super().__init__(pseudo_ratio=0.0, transfer="copy")
+        super().__init__(pseudo_ratio=0.0, transfer="copy", real_auto_weight=0.0)
 
 
 def test_selfrefresh_forgets_less_than_naive(toy_stream):
@@ -90,13 +90,13 @@ def test_pseudo_loss_gradient_vanishes_when_student_is_the_teacher(learning, gra
     plugin = SelfRefreshPlugin(generator=Reverberation(teacher, reverberations=2, seq_len=6),
                                pseudo_learning=learning, pseudo_grad_steps=grad_steps)
     plugin.known = torch.ones(4, dtype=torch.bool)
-    batch = plugin._sample(16)
+    batch = plugin.method.sample(16)
     assert batch.transitions == (learning == "transitions")
     student = __import__("copy").deepcopy(teacher)
 
     def grad_norm():
         student.zero_grad()
-        plugin.pseudo_loss(student, batch).backward()
+        plugin.method.pseudo_loss(student, batch).backward()
         return torch.sqrt(sum((p.grad ** 2).sum() for p in student.parameters() if p.grad is not None))
     assert grad_norm() < 1e-5
     with torch.no_grad():
@@ -104,13 +104,27 @@ def test_pseudo_loss_gradient_vanishes_when_student_is_the_teacher(learning, gra
     assert grad_norm() > 1e-3
 
 
-def test_strategy_takes_every_plugin_argument_with_the_same_default():
+def test_strategy_keywords_map_onto_the_config():
     import inspect
-    plugin = inspect.signature(SelfRefreshPlugin).parameters
-    strategy = inspect.signature(SelfRefresh).parameters
-    for name, p in plugin.items():
-        assert name in strategy, name
-        assert strategy[name].default == p.default, name
+    from selfrefresh.strategies import SelfRefreshConfig
+    model = AutoHeteroRNN(3, 8, 2)
+    s = SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), pseudo_ratio=2,
+                    generator="noise", temperature=3.0)
+    assert s.config.pseudo_ratio == 2.0 and s.config.temperature == 3.0 and s.refresh.config is s.config
+    assert s.config.real_loss == SelfRefreshConfig().real_loss
+    params = inspect.signature(SelfRefresh).parameters  # every config field, with its default
+    for name in SelfRefreshConfig.names():
+        assert params[name].default == getattr(SelfRefreshConfig(), name), name
+    with pytest.raises(TypeError, match="pseudo_ration"):
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), pseudo_ration=2)
+    for bad in ({"temperature": 0}, {"temperature": -1.0}, {"temperature": float("nan")}):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+            SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), **bad)
+    with pytest.raises(ValueError, match="train_epochs must be an int >= 1"):
+        SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), train_epochs=0)
+    with pytest.raises(TypeError, match="needs an AutoHeteroRNN-like model"):
+        lin = torch.nn.Linear(3, 2)
+        SelfRefresh(model=lin, optimizer=torch.optim.Adam(lin.parameters()))
 
 
 def test_pseudo_targets_zero_for_classes_storage_never_saw():

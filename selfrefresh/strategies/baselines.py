@@ -27,8 +27,8 @@ __all__ = ["STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "make_strategy"
            "strategy_state", "load_strategy_state"]
 
 STRATEGY_NAMES = ("naive", "cumulative", "joint", "ewc", "si", "lwf", "replay", "gem", "agem",
-                  "generative-replay", "selfrefresh", "selfrefresh-fast", "selfrefresh-gan")
-SELFREFRESH_NAMES = ("selfrefresh", "selfrefresh-fast", "selfrefresh-gan")
+                  "generative-replay", "selfrefresh", "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-gan")
+SELFREFRESH_NAMES = ("selfrefresh", "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-gan")
 
 # Each strategy's own hyper-parameters (overridable with ``options``).
 DEFAULT_OPTIONS = {
@@ -39,13 +39,15 @@ DEFAULT_OPTIONS = {
     "gem": {"patterns_per_exp": 64, "memory_strength": 0.5},
     "agem": {"patterns_per_exp": 64, "sample_size": 64},
     "generative-replay": {},
-    "selfrefresh": {},
-    # Half the pseudo-sequences per minibatch (and in the pool), each weighing twice: the same
-    # weight of pseudo-patterns per epoch for less compute. Within 0.03 of "selfrefresh" on
-    # JapaneseVowels (10 seeds) and speech (9 seeds), paired by seed (README, Speed).
-    "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0},
-    "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
 }
+
+
+def _selfrefresh_presets() -> dict:
+    from .self_refresh.config import PRESETS  # the presets live beside the method
+    return PRESETS
+
+
+DEFAULT_OPTIONS.update({name: _selfrefresh_presets()[name] for name in SELFREFRESH_NAMES})
 
 # Strategies whose between-experience state (a buffer of Avalanche datasets, a generator
 # strategy) is not written to checkpoints: ``--resume`` restarts them from the first experience.

@@ -1,0 +1,220 @@
+"""Real-audio development benchmark: every strategy on FSDD (real spoken digits), with JapaneseVowels
+and the synthetic speech stream in the same table.
+
+FSDD from ``../shared/data/fsdd`` (6 speakers x 10 digits x takes 0-9; takes 0-4 test, 5-9 train),
+log-mel 40 x 48 (0.47 s clips), class-incremental 5 experiences x 2 digits, class order drawn by the
+seed; models AutoHeteroRNN LSTM 128 and GRU 64; Adam 1e-3, minibatch 64; 8 and 25 epochs per
+experience. Each cell (stream, model, epochs, row, seed) is one process-local run on one thread;
+cells run ``--workers`` at a time. The table gives, per (stream, model, epochs), the mean final
+accuracy averaged over the experiences' test sets, each row's difference to Replay(20 per class)
+and to Naive paired by seed (mean +- s.e.), and the training time ratio to Naive (same seed,
+same invocation).
+
+    .venv/bin/python benchmarks/real_audio.py                         # the whole grid (about 1 h on 2 cores)
+    .venv/bin/python benchmarks/real_audio.py --streams fsdd --models lstm:128 --epochs 8 \
+        --rows naive replay selfrefresh --seeds 0 1 2 --out /tmp/probe
+
+Writes ``<out>.md`` (tables) and ``<out>.json`` (every cell, the command, the machine).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Stream name -> (registered stream, keyword arguments, minibatch size).
+STREAMS = {
+    "fsdd": ("fsdd", {"clip_duration": 0.47, "n_mels": 40, "n_experiences": 5}, 16),
+    "japanese-vowels": ("japanese-vowels", {"n_experiences": 3}, 32),
+    "speech": ("speech", None, 32),  # the stream's "small" CPU preset
+}
+REPLAY_PER_CLASS = 20
+# Row name -> (strategy name, options). "replay" stores REPLAY_PER_CLASS sequences per class.
+ROWS = {
+    "naive": ("naive", {}),
+    "lwf": ("lwf", {}),
+    "ewc": ("ewc", {"ewc_lambda": 1000.0}),
+    "generative-replay": ("generative-replay", {}),
+    "replay": ("replay", None),
+    "cumulative": ("cumulative", {}),
+    "selfrefresh": ("selfrefresh", {}),
+    "selfrefresh-fast": ("selfrefresh-fast", {}),
+    "selfrefresh-papers": ("selfrefresh-papers", {}),
+    "selfrefresh-gan": ("selfrefresh-gan", {}),
+}
+DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulative", "selfrefresh",
+                "selfrefresh-fast", "selfrefresh-papers")
+
+
+def load(stream: str, seed: int):
+    from selfrefresh.experiment import load_stream
+    name, kw, mb = STREAMS[stream]
+    if kw is None:
+        return load_stream(name, "small", extra={"seed": seed}, progress=False), mb
+    return load_stream(name, "full", extra={**kw, "seed": seed}, progress=False), mb
+
+
+def run_cell(cell: dict) -> dict:
+    """One run: cell = {stream, cell_type, hidden, epochs, row, seed, options, lr} -> accuracies, time."""
+    import torch
+    torch.set_num_threads(1)
+    from avalanche.evaluation.metrics import accuracy_metrics
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from selfrefresh.experiment import _silence_warnings, stream_info
+    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.strategies import make_strategy
+
+    _silence_warnings()
+    seed = cell["seed"]
+    bm, mb = load(cell["stream"], seed)
+    info = stream_info(bm)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    model = AutoHeteroRNN(info["input_size"], cell["hidden"], info["num_classes"], cell=cell["cell_type"])
+    opt = torch.optim.Adam(model.parameters(), lr=cell["lr"])
+    kind, options = cell["kind"], cell["options"]
+    if options is None:  # replay: a fixed number of sequences per class
+        options = {"mem_size": REPLAY_PER_CLASS * info["num_classes"]}
+    if kind.startswith("selfrefresh"):
+        options = {"seed": seed, **options}
+    s = make_strategy(kind, model, opt, options=options, seq_len=info["seq_len"], train_mb_size=mb,
+                      train_epochs=cell["epochs"], eval_mb_size=512,
+                      evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
+    wall = 0.0
+    for exp in bm.train_stream:
+        t = time.perf_counter()
+        s.train(exp, eval_streams=[])
+        wall += time.perf_counter() - t
+    res = s.eval(bm.test_stream)
+    accs = [float(res[k]) for k in sorted(res) if k.startswith("Top1_Acc_Exp/eval_phase/test_stream")]
+    return {**cell, "acc": float(np.mean(accs)), "per_experience": accs, "wall": wall}
+
+
+def execute(cells, workers: int):
+    if workers <= 1:
+        return [run_cell(c) for c in cells]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        return list(pool.map(run_cell, cells))
+
+
+def _paired(a, b) -> str:
+    d = np.asarray(a) - np.asarray(b)
+    if len(d) < 2:
+        return f"{d.mean():+.3f}"
+    return f"{d.mean():+.3f} +- {d.std(ddof=1) / np.sqrt(len(d)):.3f}"
+
+
+def tables(results, rows) -> str:
+    out = []
+    groups = sorted({(r["stream"], r["cell_type"], r["hidden"], r["epochs"]) for r in results},
+                    key=lambda g: (list(STREAMS).index(g[0]) if g[0] in STREAMS else 99, g[1], g[3]))
+    for g in groups:
+        cells = [r for r in results if (r["stream"], r["cell_type"], r["hidden"], r["epochs"]) == g]
+        by_row = {}
+        for r in cells:
+            by_row.setdefault(r["row"], {})[r["seed"]] = r
+        seeds = sorted({r["seed"] for r in cells})
+        out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, seeds {seeds}\n")
+        out.append("| row | final accuracy (mean +- std) | minus Replay(20/class), paired | minus Naive, paired "
+                   "| time x Naive |")
+        out.append("|---|---|---|---|---|")
+        for name in rows:
+            if name not in by_row:
+                continue
+            runs = by_row[name]
+            s = sorted(runs)
+            acc = [runs[k]["acc"] for k in s]
+            cols = [f"{np.mean(acc):.3f} +- {np.std(acc):.3f}"]
+            for ref in ("replay", "naive"):
+                common = [k for k in s if k in by_row.get(ref, {})]
+                cols.append("-" if ref == name or not common else
+                            _paired([runs[k]["acc"] for k in common], [by_row[ref][k]["acc"] for k in common]))
+            common = [k for k in s if k in by_row.get("naive", {})]
+            ratio = (np.mean([runs[k]["wall"] / by_row["naive"][k]["wall"] for k in common]) if common else None)
+            cols.append("-" if ratio is None else f"{ratio:.2f}")
+            out.append(f"| {name} | " + " | ".join(cols) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def machine() -> dict:
+    import torch
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = None
+    return {"commit": commit, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+            "device": "cpu"}
+
+
+def main(argv=None) -> list:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
+    p.add_argument("--models", nargs="+", default=["lstm:128", "gru:64"], metavar="CELL:HIDDEN")
+    p.add_argument("--epochs", nargs="+", type=int, default=[8, 25])
+    p.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), choices=list(ROWS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
+                   help="an option for every selfrefresh row, e.g. --option pseudo_ratio=2")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                   help='an extra selfrefresh row with these options, e.g. --variant \'no steering={"steer": false}\'')
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", default="benchmarks/results/real_audio")
+    a = p.parse_args(argv)
+    extra = {}
+    for kv in a.option:
+        k, _, v = kv.partition("=")
+        extra[k] = json.loads(v)
+    rows = {name: ROWS[name] for name in a.rows}
+    for kv in a.variant:
+        name, _, v = kv.partition("={")
+        rows[name] = ("selfrefresh", json.loads("{" + v))
+    cells = []
+    for stream in a.streams:
+        for spec in a.models:
+            cell_type, _, hidden = spec.partition(":")
+            for epochs in a.epochs:
+                for row, (kind, options) in rows.items():
+                    if options is not None and kind.startswith("selfrefresh"):
+                        options = {**options, **extra}
+                    for seed in a.seeds:
+                        cells.append({"stream": stream, "cell_type": cell_type, "hidden": int(hidden),
+                                      "epochs": epochs, "row": row, "kind": kind, "options": options,
+                                      "seed": seed, "lr": a.lr})
+    t = time.perf_counter()
+    results = execute(cells, a.workers)
+    text = tables(results, list(rows))
+    print(text)
+    command = "python benchmarks/real_audio.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    m = machine()
+    header = (f"Command: `{command}`  \ncommit {m['commit']}, {m['date']}, {m['cores']} cores, torch {m['torch']}, "
+              f"{m['device']}, {a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s\n\n")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(header + text + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": m, "args": vars(a),
+                                                    "cells": results}, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The hyper-parameters of the dual self-refreshing network, their validation and the presets."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Optional, Union
+
+__all__ = ["SelfRefreshConfig", "PRESETS"]
+
+
+@dataclass
+class SelfRefreshConfig:
+    """Everything :class:`~selfrefresh.strategies.SelfRefresh` and its plugin can be told.
+
+    Pseudo-patterns:
+        generator: pseudo-pattern source: ``"reverberation"`` (default, whole pseudo-sequences),
+            ``"static"`` (Ans et al. 2004 item+context patterns), ``"noise"``, ``"gan"``, or an
+            instance following :class:`~selfrefresh.generators.PseudoGenerator`.
+        generator_kwargs: passed to the generator when it is built from a name.
+        seeds: where reverberation starts: ``"noise"`` (around the running data moments) or
+            ``"current"`` (the current experience's own real sequences, which NET2 then steers
+            toward its old classes and reverberates: pseudo-sequences that start on the data
+            manifold; nothing is kept after the experience).
+        steer: steer seeds toward NET2's classes (the generator's ``steer_steps`` says how hard).
+        match_moments: noise seeds around the running per-feature mean/std of the real data.
+        pseudo_ratio: pseudo-patterns per real sequence in each minibatch.
+        regenerate: ``"step"`` (fresh patterns every minibatch), ``"epoch"`` (a pool per epoch)
+            or ``"experience"`` (one pool per experience, reused).
+        pool_factor: pool size relative to the pseudo-patterns the pool's period consumes.
+        pool_per_class: the pool holds at least this many pseudo-patterns per class NET2 knows
+            (so that short budgets keep a full memory); 0: ``pool_factor`` alone.
+    Learning them:
+        pseudo_learning: ``"sequence"`` (NET1 runs each pseudo-sequence and matches NET2's
+            outputs) or ``"transitions"`` (NET2's step transitions in one parallel step).
+        transition_fraction: with ``"transitions"``, the fraction of N * T transitions used.
+        pseudo_grad_steps: backpropagate the sequence pseudo loss through the last k steps only.
+        temperature: distillation temperature (> 0).
+        distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo losses
+            on class outputs, auto outputs, hidden features, next context (static patterns).
+    Real data:
+        real_loss: ``"all"`` (cross-entropy over every output) or ``"current"`` (over the current
+            experience's classes once old ones exist: separated softmax).
+        real_auto_weight: weight of the auto (reconstruction) loss on real data.
+        real_distill_weight: weight of the LwF term on real data: NET1's outputs over the classes
+            NET2 knows match NET2's (tempered) outputs on the current real sequences.
+    After each experience:
+        calibrate_steps: steps of class-balanced training of NET1's class head (features frozen)
+            on NET2's pseudo-sequences of the old classes and the current real sequences of the
+            new ones, which corrects the bias toward the newest classes; 0: none.
+        calibrate_lr: Adam learning rate of that calibration.
+        align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
+            the old ones' mean norm.
+        transfer: ``"copy"`` (NET2 copies NET1's weights) or ``"pseudo"`` (NET2 learns NET1's
+            pseudo-patterns, the papers' mechanism).
+        transfer_steps, transfer_lr, reset_storage: the pseudo transfer's minibatch updates,
+            Adam learning rate, and whether NET2 restarts from scratch.
+        seed: seed of the pseudo-pattern generator.
+    """
+    generator: Union[str, object] = "reverberation"
+    generator_kwargs: Optional[dict] = None
+    seeds: str = "noise"
+    steer: bool = True
+    match_moments: bool = True
+    pseudo_ratio: float = 1.0
+    regenerate: str = "experience"
+    pool_factor: float = 0.05
+    pool_per_class: int = 0
+    pseudo_learning: str = "sequence"
+    transition_fraction: float = 1.0
+    pseudo_grad_steps: Optional[int] = None
+    temperature: float = 2.0
+    distill_weight: float = 1.0
+    auto_weight: float = 1.0
+    feature_weight: float = 0.0
+    context_weight: float = 1.0
+    real_loss: str = "all"
+    real_auto_weight: float = 1.0
+    real_distill_weight: float = 0.0
+    calibrate_steps: int = 0
+    calibrate_lr: float = 1e-2
+    align_weights: bool = False
+    transfer: str = "copy"
+    transfer_steps: int = 300
+    transfer_lr: float = 1e-3
+    reset_storage: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
+                   "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
+                   "transfer": ("pseudo", "copy")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
+                                 + f", got {getattr(self, name)!r}")
+        for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
+                     "context_weight", "real_auto_weight", "real_distill_weight"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        for name in ("temperature", "calibrate_lr", "transfer_lr"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        for name in ("pool_per_class", "calibrate_steps", "transfer_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+        if self.pseudo_grad_steps is not None and (isinstance(self.pseudo_grad_steps, bool)
+                                                   or not isinstance(self.pseudo_grad_steps, int)
+                                                   or self.pseudo_grad_steps < 1):
+            raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {self.pseudo_grad_steps!r}")
+        if not 0 < self.transition_fraction <= 1:
+            raise ValueError(f"transition_fraction must be in (0, 1], got {self.transition_fraction}")
+        if self.pseudo_learning == "transitions" and (self.generator == "static" or
+                                                      getattr(self.generator, "mode", None) == "static"):
+            raise ValueError("pseudo_learning='transitions' needs pseudo-sequences; the static generator "
+                             "already makes (item, context) patterns")
+        for k, v in (("pseudo_ratio", float), ("pool_factor", float), ("temperature", float)):
+            setattr(self, k, v(getattr(self, k)))
+
+    @classmethod
+    def names(cls) -> tuple:
+        return tuple(f.name for f in fields(cls))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Named configurations (the strategy names of ``make_strategy``/the CLI) -> options on top of the
+# defaults. "selfrefresh-fast": half the pseudo-sequences per minibatch, each weighing twice.
+# "selfrefresh-papers": NET2 learns NET1's pseudo-patterns (Ans & Rousset's transfer), no copy.
+# "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source.
+PRESETS = {
+    "selfrefresh": {},
+    "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0},
+    "selfrefresh-papers": {"transfer": "pseudo"},
+    "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
+}

@@ -1,0 +1,423 @@
+"""The dual self-refreshing network (Ans & Rousset) as plain PyTorch: no Avalanche in this file.
+
+NET1 (the model being trained, the one evaluated) learns each experience from real data
+interleaved with pseudo-patterns made by NET2 (the storage network). After the experience NET1's
+knowledge moves to NET2: NET2 copies NET1's weights (``transfer="copy"``) or learns NET1's own
+pseudo-patterns (``transfer="pseudo"``, the papers' mechanism). NET2 never sees real data. In
+class-incremental streams a pseudo-pattern's targets cover all outputs: the classes NET2 learned
+get its soft outputs, the others zero.
+
+:class:`DualMemory` is driven by the plugin and the strategy beside this file:
+``begin_experience`` -> (``begin_epoch`` -> (``observe`` -> ``training_loss``)*)* -> ``end_experience``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ...generators.base import PseudoBatch, label_transitions
+from ..losses import current_classes_ce, masked_teacher_probs, soft_target_loss
+from .config import SelfRefreshConfig
+from .generators import make_generator
+from .pool import PseudoPool
+
+__all__ = ["DualMemory", "align_class_weights"]
+
+
+class DualMemory:
+    """NET2, its pseudo-patterns and the losses that make NET1 learn them.
+
+    Args:
+        config: a :class:`SelfRefreshConfig`.
+
+    Attributes:
+        storage: NET2 (None before the first experience ends).
+        known: (C,) bool, the classes NET2 learned.
+        seen: the classes NET1 met.
+        generator: the pseudo-pattern source.
+    """
+
+    def __init__(self, config: SelfRefreshConfig):
+        self.config = config
+        self.generator = make_generator(config.generator, **(config.generator_kwargs or {}))
+        if hasattr(self.generator, "manual_seed"):
+            self.generator.manual_seed(config.seed)
+        self.storage: Optional[nn.Module] = None
+        self.known: Optional[Tensor] = None
+        self.seen: set = set()
+        self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
+        self.pool = PseudoPool()
+        self.current: Optional[Tensor] = None  # (K,) the current experience's classes
+        self.batches_per_epoch = 1
+        self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
+
+    # -- checks --------------------------------------------------------------------------------
+    @staticmethod
+    def check_batch(model: nn.Module, x: Tensor, y: Tensor) -> None:
+        """Clear errors for minibatches the method cannot learn from."""
+        size = getattr(model, "input_size", None)
+        if x.dim() != 3:
+            raise ValueError(f"SelfRefresh: expected minibatches of sequences (batch, time, features), "
+                             f"got shape {tuple(x.shape)}")
+        if size is not None and x.shape[-1] != size:
+            raise ValueError(f"SelfRefresh: the model takes {size} features per step, the data has "
+                             f"{x.shape[-1]}")
+        if not torch.isfinite(x).all():
+            raise ValueError("SelfRefresh: the training data contains NaN or inf values")
+        if y.is_floating_point():
+            raise TypeError(f"SelfRefresh: class labels must be integers, got {y.dtype}")
+        if y.numel() and int(y.min()) < 0:
+            raise ValueError(f"SelfRefresh: negative class label {int(y.min())}")
+        nc = getattr(model, "num_classes", None)
+        if nc is not None and y.numel() and int(y.max()) >= nc:
+            raise ValueError(f"SelfRefresh: label {int(y.max())} is out of range for {nc} outputs")
+
+    @staticmethod
+    def grow(model: nn.Module, classes: Sequence[int]) -> None:
+        """Enlarge the model's class head to cover ``classes``."""
+        need = max(classes) + 1
+        have = getattr(model, "num_classes", None)
+        if have is None or have >= need:
+            return
+        if not hasattr(model, "grow"):
+            raise ValueError(f"label {need - 1} is out of range for a model with {have} outputs, and the "
+                             "model cannot grow its class head")
+        model.grow(need)
+
+    # -- the experience ------------------------------------------------------------------------
+    def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
+                         epochs: int, real_x: Optional[Tensor] = None) -> None:
+        """Before training on an experience of ``n_train`` sequences of ``classes``.
+
+        ``real_x`` (N, T, F): some of the experience's sequences (seeds with ``seeds="current"``).
+        """
+        if n_train == 0:
+            raise ValueError("SelfRefresh: the experience has no training data")
+        self.grow(model, classes)
+        self.current = torch.as_tensor(sorted(int(c) for c in classes), dtype=torch.long)
+        self.batches_per_epoch = max(1, math.ceil(n_train / mb_size))
+        self._mb_size, self._epochs = mb_size, epochs
+        self.pool.clear()
+        if self.storage is None:
+            return
+        self._configure_generator(self.storage, self.known, real_x)
+        if self.config.regenerate == "experience":
+            self._refill()
+
+    def begin_epoch(self) -> None:
+        if self.storage is not None and self.config.regenerate == "epoch":
+            self._refill()
+
+    def observe(self, model: nn.Module, x: Tensor, y: Tensor, first_epoch: bool) -> None:
+        """Check a real minibatch; record its length and (first epoch) its moments."""
+        self.check_batch(model, x, y)
+        if hasattr(self.generator, "seq_len") and self.generator.seq_len is None:
+            self.generator.seq_len = x.shape[1]
+        if self.config.match_moments and first_epoch:
+            flat = x.detach().reshape(-1, x.shape[-1]).double().cpu()
+            if self.moments is None:
+                self.moments = [0, torch.zeros(x.shape[-1], dtype=torch.float64),
+                                torch.zeros(x.shape[-1], dtype=torch.float64)]
+            self.moments[0] += flat.shape[0]
+            self.moments[1] += flat.sum(0)
+            self.moments[2] += (flat * flat).sum(0)
+
+    def end_experience(self, model: nn.Module, classes: Sequence[int], mb_size: int, device,
+                       real_x: Optional[Tensor] = None, real_y: Optional[Tensor] = None,
+                       dataset=None) -> None:
+        """After an experience: calibrate NET1's head, move NET1's knowledge to NET2."""
+        cfg = self.config
+        if cfg.calibrate_steps and self.storage is not None and real_x is not None:
+            self._calibrate_head(model, real_x.to(device), real_y.to(device))
+        if cfg.align_weights and self.seen:
+            align_class_weights(model, sorted(self.seen), self.current.tolist())
+        self.seen.update(int(c) for c in classes)
+        known = torch.zeros(getattr(model, "num_classes", max(self.seen) + 1), dtype=torch.bool)
+        known[sorted(self.seen)] = True
+        if cfg.transfer == "copy" or self.storage is None and cfg.transfer_steps == 0:
+            self.storage = copy.deepcopy(model).eval()
+        else:
+            self._transfer_pseudo(model, known, mb_size, device)
+        for p in self.storage.parameters():
+            p.requires_grad_(True)
+        self.known = known
+        self.pool.clear()
+        if getattr(self.generator, "buffer", None) is not None and cfg.seeds == "current":
+            self.generator.buffer = None  # the experience's sequences are not kept
+        if hasattr(self.generator, "update"):
+            self.generator.update(dataset, network=self.storage)
+
+    # -- pseudo-patterns -----------------------------------------------------------------------
+    def _configure_generator(self, network: nn.Module, known: Optional[Tensor],
+                             real_x: Optional[Tensor] = None) -> None:
+        g, cfg = self.generator, self.config
+        g.network = network
+        if hasattr(g, "classes"):
+            g.classes = (torch.nonzero(known).flatten().tolist() if (cfg.steer and known is not None) else None)
+        if cfg.match_moments and self.moments is not None and hasattr(g, "mean"):
+            n, s, ss = self.moments
+            mean = s / n
+            g.mean = mean.float()
+            g.std = (ss / n - mean * mean).clamp_min(1e-8).sqrt().float()
+        if cfg.seeds == "current" and real_x is not None and hasattr(g, "buffer"):
+            g.buffer = real_x.detach().float().cpu()
+
+    def per_batch(self, batch_size: int) -> int:
+        """Pseudo-patterns that go with ``batch_size`` real sequences."""
+        return max(1, int(round(self.config.pseudo_ratio * batch_size)))
+
+    def _refill(self) -> None:
+        cfg = self.config
+        per_epoch = self.per_batch(self._mb_size) * self.batches_per_epoch
+        epochs = self._epochs if cfg.regenerate == "experience" else 1
+        n = max(self.per_batch(self._mb_size), int(math.ceil(per_epoch * epochs * cfg.pool_factor)))
+        if cfg.pool_per_class and self.known is not None:
+            n = max(n, cfg.pool_per_class * int(self.known.sum()))
+        self.pool.fill(n, self.sample)
+
+    def sample(self, n: int) -> PseudoBatch:
+        """n fresh pseudo-patterns from NET2, in the form the loss reads."""
+        batch = self.generator.sample(n)
+        if not self.config.feature_weight and batch.features is not None:
+            batch.features = None  # (N, T, H) the loss would not read: not kept in the pool
+        if self.config.pseudo_learning == "transitions" and not batch.static:
+            batch = label_transitions(self.generator.network, batch)
+        return batch
+
+    def next_pseudo(self, batch_size: int, device) -> PseudoBatch:
+        """The pseudo-patterns for one minibatch of ``batch_size`` real sequences."""
+        n = self.per_batch(batch_size)
+        if self.config.regenerate == "step" or self.pool.batch is None:
+            return self.sample(n).to(device)
+        return self.pool.take(n).to(device)
+
+    # -- losses --------------------------------------------------------------------------------
+    def active(self) -> bool:
+        """Whether minibatches get pseudo-patterns (NET2 exists and the ratio is > 0)."""
+        return self.storage is not None and self.config.pseudo_ratio > 0
+
+    def forward_train(self, model: nn.Module, x: Tensor) -> Tensor:
+        """NET1's pass over real x (B, T, F) and this minibatch's pseudo-sequences together.
+
+        Returns the real logits (B, C); keeps both outputs for :meth:`training_loss`.
+        """
+        pb = self.next_pseudo(len(x), x.device) if self.active() else None
+        fuse = (pb is not None and not pb.static and not pb.transitions and pb.x.shape[1:] == x.shape[1:]
+                and not self.truncates(x.shape[1]))
+        if fuse:
+            out = model.run(torch.cat([x, pb.x]), with_context=False)
+            b = len(x)
+            parts = [(t[:b], t[b:]) for t in (out.logits, out.step_logits, out.features, out.recon,
+                                              out.recon_target)]
+            real_out = type(out)(*[p[0] for p in parts], None)
+            pseudo_out = type(out)(*[p[1] for p in parts], None)
+        else:
+            # static (item, context) patterns need an auto head that also reconstructs contexts
+            static = getattr(self.generator, "mode", None) == "static"
+            real_out, pseudo_out = model.run(x, with_context=static), None
+        self._cache = (x, real_out, pb, pseudo_out)
+        return real_out.logits
+
+    def training_loss(self, model: nn.Module, x: Tensor, y: Tensor, with_class_loss: bool = True) -> Tensor:
+        """The whole loss of one minibatch: real class loss (unless ``with_class_loss`` is False:
+        the host strategy computes cross-entropy over all outputs itself), real auto loss, LwF
+        term, and the pseudo-pattern loss. Reuses :meth:`forward_train`'s pass on the same x."""
+        if self._cache is None or self._cache[0] is not x:
+            self.forward_train(model, x)
+        _, out, pb, pseudo_out = self._cache
+        self._cache = None
+        cfg = self.config
+        if with_class_loss:
+            loss = self.real_class_loss(out.logits, y)
+        elif cfg.real_loss == "current" and self.storage is not None:
+            loss = self.real_class_loss(out.logits, y) - F.cross_entropy(out.logits, y)
+        else:
+            loss = out.logits.new_zeros(())
+        if cfg.real_auto_weight and hasattr(model, "run"):
+            loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
+        if cfg.real_distill_weight and self.storage is not None:
+            loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, x)
+        if pb is not None:
+            loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
+        return loss
+
+    def real_class_loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""
+        if self.config.real_loss == "current" and self.storage is not None and self.current is not None:
+            return current_classes_ce(logits, y, self.current.to(logits.device))
+        return F.cross_entropy(logits, y)
+
+    def real_distill_loss(self, logits: Tensor, x: Tensor) -> Tensor:
+        """LwF on real data: NET1's outputs over NET2's classes match NET2's on x (scalar)."""
+        old = torch.nonzero(self.known).flatten().to(logits.device)
+        with torch.no_grad():
+            teacher = self.storage(x)[:, old]
+        t = self.config.temperature
+        return soft_target_loss(logits[:, old], torch.softmax(teacher / t, dim=1), t)
+
+    def pseudo_loss(self, model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
+        """Loss of a student network on teacher-labelled pseudo-patterns (scalar).
+
+        ``out`` is the student's ``run`` output on ``batch.x`` when already computed.
+        """
+        cfg, known = self.config, self.known
+        if batch.static:
+            logits, recon, nxt = model.step(batch.x, batch.context)
+            target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
+            loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+            loss = loss + cfg.auto_weight * F.mse_loss(recon, batch.recon)
+            return loss + cfg.context_weight * F.mse_loss(nxt, batch.next_context)
+        if batch.transitions and hasattr(model, "step"):
+            return self._transition_loss(model, batch)
+        if out is None and self.truncates(batch.x.shape[1]) and hasattr(model, "run"):
+            return self._truncated_loss(model, batch, cfg.pseudo_grad_steps)
+        if out is None:
+            out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
+        logits = out.logits if out is not None else model(batch.x)
+        target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
+        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+        if out is not None and batch.recon is not None and cfg.auto_weight:
+            loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
+        if out is not None and batch.features is not None and cfg.feature_weight:
+            loss = loss + cfg.feature_weight * F.mse_loss(out.features, batch.features)
+        return loss
+
+    def truncates(self, steps: int) -> bool:
+        """Whether pseudo-sequences of ``steps`` steps get a truncated gradient."""
+        k = self.config.pseudo_grad_steps
+        return k is not None and k < steps
+
+    def _truncated_loss(self, model: nn.Module, batch: PseudoBatch, k: int) -> Tensor:
+        """The sequence pseudo loss with gradients through only the last k steps."""
+        cut = batch.x.shape[1] - k
+        with torch.no_grad():
+            _, state = model.rnn(batch.x[:, :cut])
+        tail = PseudoBatch(**{**batch.__dict__, "x": batch.x[:, cut:],
+                              "recon": None if batch.recon is None else batch.recon[:, cut:],
+                              "features": None if batch.features is None else batch.features[:, cut:]})
+        return self.pseudo_loss(model, tail, out=model.run(tail.x, state=state, with_context=False))
+
+    def _transition_loss(self, model: nn.Module, batch: PseudoBatch) -> Tensor:
+        """NET2's step transitions learned in one parallel step over (a fraction of) N * T rows."""
+        cfg = self.config
+        n, t, f = batch.x.shape
+        x, ctx = batch.x.reshape(n * t, f), batch.context.reshape(n * t, -1)
+        teacher, recon_t = batch.step_logits.reshape(n * t, -1), batch.recon.reshape(n * t, -1)
+        nxt_t = batch.next_context.reshape(n * t, -1)
+        if cfg.transition_fraction < 1:
+            keep = torch.randperm(n * t, device=x.device)[: max(1, int(round(cfg.transition_fraction * n * t)))]
+            x, ctx, teacher, recon_t, nxt_t = x[keep], ctx[keep], teacher[keep], recon_t[keep], nxt_t[keep]
+        logits, recon, nxt = model.step(x, ctx)
+        target = masked_teacher_probs(teacher, logits.shape[1], self.known, cfg.temperature)
+        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+        if cfg.auto_weight:
+            loss = loss + cfg.auto_weight * F.mse_loss(recon, recon_t)
+        return loss + cfg.context_weight * F.mse_loss(nxt, nxt_t)
+
+    # -- after the experience --------------------------------------------------------------------
+    def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
+        """Class-balanced training of NET1's class head on frozen features: NET2's pseudo-sequences
+        for the old classes (labelled by NET2's argmax), the experience's real sequences for the new."""
+        head = getattr(model, "classifier", None)
+        if not isinstance(head, nn.Linear) or not hasattr(model, "features"):
+            return
+        cfg = self.config
+        old = torch.nonzero(self.known).flatten().tolist()
+        per_class = max(cfg.pool_per_class, int(math.ceil(len(real_x) / max(1, len(self.current)))))
+        pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
+        if pseudo.static:
+            return
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            feats = torch.cat([model.features(real_x), model.features(pseudo.x.to(real_x.device))])
+        model.train(was_training)
+        known = self.known.to(pseudo.logits.device)
+        pseudo_y = pseudo.logits.masked_fill(~known[: pseudo.logits.shape[1]], float("-inf")).argmax(1)
+        labels = torch.cat([real_y, pseudo_y.to(real_y.device)])
+        counts = torch.bincount(labels, minlength=head.out_features).float()
+        weights = (1.0 / counts.clamp_min(1))[labels]
+        opt = torch.optim.Adam(head.parameters(), lr=cfg.calibrate_lr)
+        n = min(len(labels), 256)
+        for _ in range(cfg.calibrate_steps):
+            idx = torch.multinomial(weights, n, replacement=True)
+            opt.zero_grad()
+            F.cross_entropy(head(feats[idx]), labels[idx]).backward()
+            opt.step()
+
+    def _transfer_pseudo(self, net1: nn.Module, known: Tensor, mb_size: int, device) -> None:
+        """NET2 learns NET1's reverberated pseudo-patterns; it never sees real data."""
+        cfg = self.config
+        if self.storage is None or cfg.reset_storage:
+            net2 = copy.deepcopy(net1)
+            for m in net2.modules():
+                if hasattr(m, "reset_parameters") and m is not net2:
+                    m.reset_parameters()
+        else:
+            net2 = self.storage
+            if hasattr(net2, "grow") and hasattr(net1, "num_classes"):
+                net2.grow(net1.num_classes)
+        net2.train()
+        self._configure_generator(net1, known)
+        teacher_known, self.known = self.known, known
+        opt = torch.optim.Adam(net2.parameters(), lr=cfg.transfer_lr)
+        n = self.per_batch(mb_size) + mb_size
+        try:
+            for _ in range(cfg.transfer_steps):
+                batch = self.sample(n).to(device)
+                opt.zero_grad()
+                self.pseudo_loss(net2, batch).backward()
+                opt.step()
+        finally:
+            self.known = teacher_known
+        self.storage = net2.eval()
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Tensors and plain values only (loadable with ``torch.load(weights_only=True)``)."""
+        return {
+            "storage": None if self.storage is None else self.storage.state_dict(),
+            "known": self.known,
+            "seen": sorted(self.seen),
+            "moments": None if self.moments is None else
+            [torch.tensor(self.moments[0], dtype=torch.float64), self.moments[1], self.moments[2]],
+            "generator_rng": self.generator._gen.get_state() if hasattr(self.generator, "_gen") else None,
+            "seq_len": getattr(self.generator, "seq_len", None),
+        }
+
+    def load_state_dict(self, state: dict, model: nn.Module) -> None:
+        """Restore from :meth:`state_dict`; ``model`` gives NET2's architecture."""
+        if state.get("storage") is not None:
+            net2 = copy.deepcopy(model)
+            n_out = state["storage"]["classifier.weight"].shape[0] if "classifier.weight" in state["storage"] else None
+            if n_out is not None and hasattr(net2, "grow") and net2.num_classes < n_out:
+                net2.grow(n_out)
+            net2.load_state_dict(state["storage"])
+            self.storage = net2.eval()
+        self.known = state.get("known")
+        self.seen = set(int(c) for c in state.get("seen", []))
+        m = state.get("moments")
+        self.moments = None if m is None else [float(m[0]), m[1], m[2]]
+        if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):
+            self.generator.seq_len = int(state["seq_len"])
+        if state.get("generator_rng") is not None and hasattr(self.generator, "_gen"):
+            self.generator._gen.set_state(state["generator_rng"])
+
+
+@torch.no_grad()
+def align_class_weights(model: nn.Module, old: Sequence[int], new: Sequence[int]) -> None:
+    """Weight aligning: scale the new classes' head rows (weights and biases) so that their mean
+    weight norm equals the old classes' (Zhao et al., CVPR 2020)."""
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, nn.Linear) or not old or not new:
+        return
+    norms = head.weight.norm(dim=1)
+    gamma = norms[list(old)].mean() / norms[list(new)].mean().clamp_min(1e-12)
+    head.weight[list(new)] *= gamma
+    if head.bias is not None:
+        head.bias[list(new)] *= gamma
