@@ -37,7 +37,7 @@ def run(name: str, seed: int, epochs: int, hidden: int, gan_epochs: int):
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
 
-    from selfrefresh.benchmarks import get_stream
+    from selfrefresh.streams import get_stream
     from selfrefresh.models import AutoHeteroRNN
     from selfrefresh.strategies.baselines import make_strategy
 

@@ -46,7 +46,7 @@ def mixture(seed=0, n=256):
 
 def lorenz(seed=0, n=256):
     try:
-        from selfrefresh.benchmarks.dynamical import lorenz_series
+        from selfrefresh.streams.dynamical import lorenz_series
         x = lorenz_series(n, 64, dt=0.05, seed=seed)
     except ImportError:
         x = lorenz_trajectories(n, 64, dt=0.05, seed=seed)

@@ -48,7 +48,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .benchmarks import STREAM_NAMES
+    from .streams import STREAM_NAMES
     from .strategies.baselines import STRATEGY_NAMES
     p = argparse.ArgumentParser(prog="selfrefresh", description="Continual learning of sequences with "
                                 "dual self-refreshing recurrent networks (Avalanche strategies).")
