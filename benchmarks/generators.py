@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from selfrefresh.generators.baselines import ARGenerativeRNN, SequenceVAE  # noqa: E402
+from selfrefresh.generators import ARGenerativeRNN, SequenceVAE  # noqa: E402
 from selfrefresh.generators.gan import RecurrentGAN  # noqa: E402
 from selfrefresh.metrics import (discriminative_score, fit_embedding, frechet_distance, lorenz_trajectories,  # noqa: E402
                                  mmd2_rbf, modes_recovered, per_class_coverage_density, rosenstein_lyapunov, tstr)

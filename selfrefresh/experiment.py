@@ -297,7 +297,7 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
             then only names the run), e.g. one built with
             :func:`~selfrefresh.streams.class_incremental_stream` from your own tensors.
     """
-    from .strategies.baselines import (NOT_RESUMABLE, STRATEGY_NAMES, load_strategy_state, make_strategy,
+    from .strategies.registry import (NOT_RESUMABLE, STRATEGY_NAMES, load_strategy_state, make_strategy,
                                        stored_real_samples, strategy_state)
     if config.strategy not in STRATEGY_NAMES:
         raise ExperimentError(f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}")

@@ -7,7 +7,7 @@ import torch
 
 from selfrefresh.experiment import (ExperimentError, RunConfig, aggregate, collect_summaries, markdown_table,
                                     matrix_metrics, run_dir, run_experiment, write_report)
-from selfrefresh.strategies.baselines import STRATEGY_NAMES, make_strategy
+from selfrefresh.strategies.registry import STRATEGY_NAMES, make_strategy
 
 
 def toy_sequences(n_per_class, n_classes=4, t=10, f=3, seed=0):

@@ -6,7 +6,7 @@ network. R = 0 is Robins' (1995) pseudo-rehearsal.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +26,7 @@ class _SeededSource:
         self.seq_len = seq_len
         self.noise_std = float(noise_std)
         self.buffer_noise = float(buffer_noise)
-        self.mean: Optional[Tensor] = None   # (F,) seed mean, set by the strategy from data moments
+        self.mean: Optional[Tensor] = None   # (F,) seed mean, from the data moments (configure)
         self.std: Optional[Tensor] = None    # (F,) seed scale
         self.classes: Optional[Sequence[int]] = None  # classes to steer toward (None: no steering)
         if isinstance(seeds, str):
@@ -46,10 +46,40 @@ class _SeededSource:
         self._gen.manual_seed(int(seed))
         return self
 
+    def configure(self, network: Optional[nn.Module], classes: Optional[Sequence[int]] = None,
+                  moments: Optional[Tuple[Tensor, Tensor]] = None) -> "_SeededSource":
+        """Set the storage network, the classes to steer toward and the seed distribution.
+
+        Args:
+            network: the storage network that labels (and reverberates) the seeds.
+            classes: the classes its pseudo-patterns should stand for (None or empty: no steering;
+                only a reverberation generator with ``steer_steps`` steers).
+            moments: (mean (F,), std (F,)) of the real data seen so far: noise seeds are drawn
+                around them; None: seeds from N(0, noise_std^2).
+        """
+        self.network = network
+        self.classes = None if classes is None else [int(c) for c in classes]
+        if moments is None:
+            self.mean = self.std = None
+        else:
+            mean, std = moments
+            self.mean, self.std = torch.as_tensor(mean).float(), torch.as_tensor(std).float()
+        return self
+
+    def state_dict(self) -> dict:
+        """What changes while sampling: the random state, and ``seq_len`` once known (tensors and ints)."""
+        return {"rng": self._gen.get_state(), "seq_len": self.seq_len}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (the random state may come back on any device)."""
+        self._gen.set_state(state["rng"].cpu())
+        if state.get("seq_len") is not None:
+            self.seq_len = int(state["seq_len"])
+
     def _network(self) -> nn.Module:
         if self.network is None:
             raise RuntimeError(f"{type(self).__name__} has no network to label (or reverberate) with; "
-                               "set .network (the strategy does this) before sampling")
+                               "call .configure(network) (the strategy does this) before sampling")
         return self.network
 
     def _device(self):
