@@ -10,7 +10,7 @@ experience, batch 32, Adam 1e-3) so the numbers are comparable.
 Rows: ``selfrefresh-gan`` (``SelfRefresh(generator="gan")``: RecurrentGAN defaults, retrained after
 each experience on the new data plus its own replay for ``--gan-epochs``), ``selfrefresh``
 (reverberation, the strategy's defaults), ``generative-replay`` (Avalanche ``GenerativeReplay`` with
-the sequence VAE of :func:`selfrefresh.generators.baselines.avalanche_generative_replay`), ``naive``.
+the sequence VAE of :func:`selfrefresh.strategies.generative_replay.avalanche_generative_replay`), ``naive``.
 Reported: mean final accuracy over the experiences' test sets (mean +- std over seeds), average
 forgetting (best earlier accuracy on an experience minus its final one, over all but the last
 experience), training wall time. Writes ``benchmarks/results/gan_vs_reverberation.md`` (and .json).
@@ -37,9 +37,9 @@ def run(name: str, seed: int, epochs: int, hidden: int, gan_epochs: int):
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
 
-    from selfrefresh.benchmarks import get_stream
+    from selfrefresh.streams import get_stream
     from selfrefresh.models import AutoHeteroRNN
-    from selfrefresh.strategies.baselines import make_strategy
+    from selfrefresh.strategies.registry import make_strategy
 
     torch.manual_seed(seed)
     np.random.seed(seed)

@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from selfrefresh.generators.baselines import ARGenerativeRNN, SequenceVAE  # noqa: E402
+from selfrefresh.generators import ARGenerativeRNN, SequenceVAE  # noqa: E402
 from selfrefresh.generators.gan import RecurrentGAN  # noqa: E402
 from selfrefresh.metrics import (discriminative_score, fit_embedding, frechet_distance, lorenz_trajectories,  # noqa: E402
                                  mmd2_rbf, modes_recovered, per_class_coverage_density, rosenstein_lyapunov, tstr)
@@ -46,7 +46,7 @@ def mixture(seed=0, n=256):
 
 def lorenz(seed=0, n=256):
     try:
-        from selfrefresh.benchmarks.dynamical import lorenz_series
+        from selfrefresh.streams.dynamical import lorenz_series
         x = lorenz_series(n, 64, dt=0.05, seed=seed)
     except ImportError:
         x = lorenz_trajectories(n, 64, dt=0.05, seed=seed)

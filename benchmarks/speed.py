@@ -49,7 +49,7 @@ def best_time(fn, device, repeat=5, warmup=2):
 def _train_once(name, bench, info, epochs, hidden, device):
     """Seconds spent in ``strategy.train`` over the stream, and the real sequences it saw."""
     from selfrefresh.experiment import build_model
-    from selfrefresh.strategies.baselines import make_strategy
+    from selfrefresh.strategies.registry import make_strategy
     torch.manual_seed(0)
     model, _ = build_model(info, "gru", hidden)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)

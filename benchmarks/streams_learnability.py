@@ -1,6 +1,6 @@
 """Is each stream learnable and forgettable? Cumulative (joint) vs Naive final accuracy, same model.
 
-For every registered stream (``selfrefresh.benchmarks.STREAM_NAMES``) built at a small size, a GRU
+For every registered stream (``selfrefresh.streams.STREAM_NAMES``) built at a small size, a GRU
 classifier (``AutoHeteroRNN(cell="gru")`` used through its class head) is trained by Avalanche's
 ``Cumulative`` (upper bound: each experience trains on all data seen so far) and ``Naive`` (lower
 bound: fine-tuning on each experience in turn); the table gives both final accuracies on the whole
@@ -42,7 +42,7 @@ STREAM_KWARGS = {
 
 
 def _build(name: str, seed: int, cache_dir: str):
-    from selfrefresh.benchmarks import get_stream
+    from selfrefresh.streams import get_stream
     fn = get_stream(name)
     kwargs = dict(STREAM_KWARGS.get(name) or {})
     params = inspect.signature(fn).parameters
@@ -90,7 +90,7 @@ def _run(strategy_name: str, bm, args, epochs: int):
 
 
 def main():
-    from selfrefresh.benchmarks import STREAM_NAMES
+    from selfrefresh.streams import STREAM_NAMES
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--streams", nargs="*", default=list(STREAM_NAMES))
     p.add_argument("--epochs", type=int, default=15, help="epochs per experience (at least)")

@@ -26,7 +26,7 @@ def probe(bench) -> float:
     """Test accuracy of a joint logistic regression on (mean, std) over time of each sequence."""
     import torch
     from sklearn.linear_model import LogisticRegression
-    from selfrefresh.benchmarks.base import experience_tensors
+    from selfrefresh.streams.base import experience_tensors
 
     def pooled(stream):
         pairs = [experience_tensors(e) for e in stream]
@@ -44,7 +44,7 @@ def main():
     torch.set_num_threads(args.threads)
 
     _, t_import = timed(lambda: __import__("avalanche.benchmarks.scenarios.supervised"))
-    from selfrefresh.benchmarks import basic_motions, fsdd, japanese_vowels, synthetic_speech_commands
+    from selfrefresh.streams import basic_motions, fsdd, japanese_vowels, synthetic_speech_commands
 
     rows = [("import avalanche", t_import, None, "")]
     probes = []

@@ -22,8 +22,8 @@ def main():
     p.add_argument("--target", type=float, default=30.0)
     args = p.parse_args()
     import avalanche.benchmarks.scenarios.supervised  # noqa: F401  (import time is not generation time)
-    from selfrefresh.benchmarks.frame_encoders import resolve_frame_encoder
-    from selfrefresh.benchmarks.video import MOTIONS, MovingActionsDataset, load_object_images, moving_actions
+    from selfrefresh.streams.frame_encoders import resolve_frame_encoder
+    from selfrefresh.streams.video import MOTIONS, MovingActionsDataset, load_object_images, moving_actions
 
     per_class = args.clips // 10
     rows = []

@@ -11,7 +11,7 @@ from avalanche.evaluation.metrics import accuracy_metrics
 from avalanche.training import Cumulative, Naive
 from avalanche.training.plugins import EvaluationPlugin
 
-from selfrefresh.benchmarks import get_stream
+from selfrefresh.streams import get_stream
 from selfrefresh.models import AutoHeteroRNN
 from selfrefresh.plots import plot_forgetting_curves, plot_stream_average
 from selfrefresh.strategies import SelfRefresh

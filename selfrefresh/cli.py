@@ -48,8 +48,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .benchmarks import STREAM_NAMES
-    from .strategies.baselines import STRATEGY_NAMES
+    from .streams import STREAM_NAMES
+    from .strategies.registry import STRATEGY_NAMES
     p = argparse.ArgumentParser(prog="selfrefresh", description="Continual learning of sequences with "
                                 "dual self-refreshing recurrent networks (Avalanche strategies).")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,7 +96,7 @@ def _run_many(stream, strategies, seeds, *, out, resume, cell="gru", epochs=30, 
               command=None):
     from .experiment import RunConfig, collect_summaries, load_stream, markdown_table, aggregate, write_report
     from .experiment import run_experiment
-    from .strategies.baselines import STRATEGY_NAMES
+    from .strategies.registry import STRATEGY_NAMES
     from .experiment import ExperimentError, resolve_device
     for s in strategies:
         if s not in STRATEGY_NAMES:

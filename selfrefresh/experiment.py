@@ -32,23 +32,13 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import torch
 
+from .streams.registry import STREAM_PRESETS  # reduced sizes (size="small"), kept in the streams' registry
+
 __all__ = ["RunConfig", "ExperimentError", "STREAM_PRESETS", "resolve_device", "load_stream", "stream_info",
            "build_model", "run_experiment", "run_dir", "matrix_metrics", "aggregate", "markdown_table",
            "collect_summaries", "write_report", "run_cell"]
 
 CHECKPOINT_VERSION = 1
-
-# Reduced sizes (``size="small"``): tests, the demo, the CPU benchmark. Keys a stream function
-# does not take are ignored.
-STREAM_PRESETS = {
-    "speech": {"words": ("yes", "no", "up", "down", "left", "right"), "n_voices": 24, "test_voices": 4,
-               "speeds": (130, 175, 220), "n_experiences": 3},
-    "fsdd": {"max_takes": 10, "digits": (0, 1, 2, 3, 4, 5), "n_experiences": 3},
-    "moving-actions": {"n_classes": 6, "n_train_per_class": 40, "n_test_per_class": 20, "n_experiences": 3},
-    "japanese-vowels": {},
-    "basic-motions": {},
-}
-
 
 class ExperimentError(Exception):
     """A user-facing problem (bad name, missing data, impossible setting): one line, what to do."""
@@ -101,17 +91,20 @@ _STREAM_CACHE: dict = {}
 
 def stream_kwargs_for(name: str, size: str = "full", extra: Optional[dict] = None, progress: bool = True) -> dict:
     """The keyword arguments given to stream ``name``'s function."""
-    from .benchmarks import STREAM_NAMES, get_stream
-    if name not in STREAM_NAMES:
-        raise ExperimentError(f"unknown stream {name!r}; choose one of: {', '.join(STREAM_NAMES)}")
-    if size not in ("full", "small"):
-        raise ExperimentError(f"size must be 'full' or 'small', got {size!r}")
+    from .streams.registry import STREAM_NAMES, stream_spec
     try:
-        fn = get_stream(name)
+        spec = stream_spec(name)
+    except ValueError:
+        raise ExperimentError(f"unknown stream {name!r}; choose one of: {', '.join(STREAM_NAMES)}") from None
+    try:
+        kw = spec.preset(size)
+    except ValueError as err:
+        raise ExperimentError(str(err)) from None
+    try:
+        fn = spec.builder()
     except (ImportError, AttributeError) as err:
         raise ExperimentError(f"stream {name!r} is not available in this installation ({err})") from None
     params = inspect.signature(fn).parameters
-    kw = dict(STREAM_PRESETS.get(name, {})) if size == "small" else {}
     kw = {k: v for k, v in kw.items() if k in params}
     if "progress" in params:
         kw["progress"] = progress
@@ -130,9 +123,10 @@ def stream_kwargs_for(name: str, size: str = "full", extra: Optional[dict] = Non
 
 def load_stream(name: str, size: str = "full", extra: Optional[dict] = None, progress: bool = True):
     """The Avalanche benchmark of stream ``name`` (cached per process)."""
-    from .benchmarks import get_stream
+    from .streams.registry import canonical_stream_name, get_stream
     kw = stream_kwargs_for(name, size, extra, progress)
-    key = (name, json.dumps({k: v for k, v in kw.items() if k != "progress"}, sort_keys=True, default=list))
+    key = (canonical_stream_name(name),
+           json.dumps({k: v for k, v in kw.items() if k != "progress"}, sort_keys=True, default=list))
     if key not in _STREAM_CACHE:
         try:
             _STREAM_CACHE[key] = get_stream(name)(**kw)
@@ -301,9 +295,9 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
             then covers the partial matrix and has ``"finished": False``).
         benchmark: an Avalanche benchmark to use instead of loading ``config.stream`` (which
             then only names the run), e.g. one built with
-            :func:`~selfrefresh.benchmarks.class_incremental_stream` from your own tensors.
+            :func:`~selfrefresh.streams.class_incremental_stream` from your own tensors.
     """
-    from .strategies.baselines import (NOT_RESUMABLE, STRATEGY_NAMES, load_strategy_state, make_strategy,
+    from .strategies.registry import (NOT_RESUMABLE, STRATEGY_NAMES, load_strategy_state, make_strategy,
                                        stored_real_samples, strategy_state)
     if config.strategy not in STRATEGY_NAMES:
         raise ExperimentError(f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}")

@@ -25,7 +25,7 @@ def toy_sequences(n_per_class: int, n_classes: int = 4, t: int = 12, f: int = 3,
 
 @pytest.fixture
 def toy_stream():
-    from selfrefresh.benchmarks.base import class_incremental_stream
+    from selfrefresh.streams.base import class_incremental_stream
     tx, ty = toy_sequences(40, seed=0)
     ex, ey = toy_sequences(30, seed=1)
     return class_incremental_stream(tx, ty, ex, ey, n_experiences=2, seed=0)

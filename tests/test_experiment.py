@@ -7,7 +7,7 @@ import torch
 
 from selfrefresh.experiment import (ExperimentError, RunConfig, aggregate, collect_summaries, markdown_table,
                                     matrix_metrics, run_dir, run_experiment, write_report)
-from selfrefresh.strategies.baselines import STRATEGY_NAMES, make_strategy
+from selfrefresh.strategies.registry import STRATEGY_NAMES, make_strategy
 
 
 def toy_sequences(n_per_class, n_classes=4, t=10, f=3, seed=0):
@@ -24,7 +24,7 @@ def toy_sequences(n_per_class, n_classes=4, t=10, f=3, seed=0):
 
 
 def _toy(n_experiences=2):
-    from selfrefresh.benchmarks.base import class_incremental_stream
+    from selfrefresh.streams.base import class_incremental_stream
     tx, ty = toy_sequences(16, seed=0)
     ex, ey = toy_sequences(8, seed=1)
     return class_incremental_stream(tx, ty, ex, ey, n_experiences=n_experiences, seed=0)

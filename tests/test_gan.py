@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from selfrefresh.generators.baselines import ARGenerativeRNN, SequenceVAE, avalanche_generative_replay
+from selfrefresh.generators import ARGenerativeRNN, SequenceVAE
+from selfrefresh.strategies.generative_replay import avalanche_generative_replay
 from selfrefresh.generators.base import PseudoBatch
 from selfrefresh.generators.gan import DivergenceWarning, RecurrentGAN
 from selfrefresh.generators.gan_nets import gradient_penalty

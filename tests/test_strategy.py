@@ -138,7 +138,7 @@ def test_pseudo_targets_zero_for_classes_storage_never_saw():
 
 
 def _stream_from(tx, ty):
-    from selfrefresh.benchmarks.base import class_incremental_stream
+    from selfrefresh.streams.base import class_incremental_stream
     return class_incremental_stream(tx, ty, tx, ty, n_experiences=1)
 
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from selfrefresh.benchmarks import base, get_stream
-from selfrefresh.benchmarks import audio
-from selfrefresh.benchmarks.features import LogMel, MFCC, audio_features, fix_length, resample
+from selfrefresh.streams import base, get_stream
+from selfrefresh.streams import audio
+from selfrefresh.streams.features import LogMel, MFCC, audio_features, fix_length, resample
 
 try:
     FSDD = base.default_data_root() / "fsdd" / "recordings"
@@ -48,7 +48,7 @@ def test_fix_length_and_resample():
 # ----------------------------------------------------------------- espeak-ng
 
 def test_espeak_library_and_voices():
-    from selfrefresh.benchmarks.speech_synth import EspeakLibrary, load_espeak
+    from selfrefresh.streams.speech_synth import EspeakLibrary, load_espeak
     tts = load_espeak("library")
     assert tts is EspeakLibrary.instance() and tts.sample_rate == 22050
     a = tts.synthesize("yes", "en+m3", rate=175, pitch=50)
@@ -100,7 +100,7 @@ def test_synthetic_speech_small_stream(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("speech-*.npz"))) == 1
 
     # the second build reads the cache (no synthesis) and is identical
-    from selfrefresh.benchmarks.speech_synth import EspeakLibrary
+    from selfrefresh.streams.speech_synth import EspeakLibrary
 
     def fail(*args, **kwargs):
         raise AssertionError("synthesised although cached")

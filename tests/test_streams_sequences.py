@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from selfrefresh.benchmarks import get_stream
-from selfrefresh.benchmarks.dynamical import (LORENZ_LYAPUNOV, SYSTEMS, dynamical_systems, lorenz_series,
+from selfrefresh.streams import get_stream
+from selfrefresh.streams.dynamical import (LORENZ_LYAPUNOV, SYSTEMS, dynamical_systems, lorenz_series,
                                               lyapunov_exponent, rk4_integrate, simulate)
-from selfrefresh.benchmarks.symbolic import (item_codes, make_sequences, next_item_pairs, sample_fragments,
+from selfrefresh.streams.symbolic import (item_codes, make_sequences, next_item_pairs, sample_fragments,
                                              symbolic_sequences)
 
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from selfrefresh.benchmarks import base, get_stream
-from selfrefresh.benchmarks.features import Standardizer, pad_sequences
-from selfrefresh.benchmarks.uea import basic_motions, japanese_vowels, load_uea
+from selfrefresh.streams import base, get_stream
+from selfrefresh.streams.features import Standardizer, pad_sequences
+from selfrefresh.streams.uea import basic_motions, japanese_vowels, load_uea
 
 try:
     UEA = base.default_data_root() / "uea"

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from selfrefresh.benchmarks import get_stream
-from selfrefresh.benchmarks.frame_encoders import DownsamplePixels, resolve_frame_encoder
-from selfrefresh.benchmarks.video import (MOTIONS, MovingActionsDataset, load_object_images, moving_actions,
+from selfrefresh.streams import get_stream
+from selfrefresh.streams.frame_encoders import DownsamplePixels, resolve_frame_encoder
+from selfrefresh.streams.video import (MOTIONS, MovingActionsDataset, load_object_images, moving_actions,
                                           read_video_frames, video_folder)
 
 

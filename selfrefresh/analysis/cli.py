@@ -9,7 +9,7 @@ key                  required   meaning
                                 (``input_size``, ``hidden_size``, ``num_classes``, ``cell``, ...)
 ``model_state``      yes        the model's ``state_dict()`` (a grown class head is fine: the
                                 head is grown to the saved size before loading)
-``stream``           no         a stream name for :func:`selfrefresh.benchmarks.get_stream`;
+``stream``           no         a stream name for :func:`selfrefresh.streams.get_stream`;
                                 its training sequences are the probes and the real items
 ``stream_kwargs``    no         keyword arguments of that stream function
 ``seq_len``          no         probe length for random probes (default 20)
@@ -64,7 +64,7 @@ def load_checkpoint(path, map_location="cpu") -> Tuple[torch.nn.Module, dict]:
 def stream_probes(name: str, n: int, seed: int = 0, **stream_kwargs):
     """Up to ``n`` training sequences (n, T, F) and labels (n,) of a registered stream, spread
     evenly over its experiences."""
-    from ..benchmarks import get_stream
+    from ..streams import get_stream
 
     bench = get_stream(name)(seed=seed, **stream_kwargs)
     exps = list(bench.train_stream)

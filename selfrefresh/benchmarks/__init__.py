@@ -1,48 +1,44 @@
-"""Class-incremental sequence streams as Avalanche benchmarks.
+"""Deprecated alias of :mod:`selfrefresh.streams` (the streams' package until version 0.x).
 
-Every stream function returns an Avalanche benchmark with ``train_stream`` and ``test_stream``
-whose experiences yield ``(x, y, t)``: x float32 (T, F), y int64, task label 0. They share the
-parameters ``n_experiences``, ``class_order`` and ``seed``.
-
-``STREAMS`` maps the command-line names to the functions (imported lazily: audio and video
-dependencies load only when used).
+``import selfrefresh.benchmarks`` and ``from selfrefresh.benchmarks.uea import ...`` keep working
+(the same module objects as under ``selfrefresh.streams``) and warn once; use ``selfrefresh.streams``.
 """
-from __future__ import annotations
-
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
 
-from .base import class_incremental_stream, resolve_class_order
+warnings.warn("selfrefresh.benchmarks was renamed selfrefresh.streams; import from selfrefresh.streams",
+              DeprecationWarning, stacklevel=2)
 
-# name on the command line -> (module, function)
-_STREAM_FUNCTIONS = {
-    "speech": ("audio", "synthetic_speech_commands"),
-    "fsdd": ("audio", "fsdd"),
-    "speech-commands": ("audio", "speech_commands"),
-    "japanese-vowels": ("uea", "japanese_vowels"),
-    "basic-motions": ("uea", "basic_motions"),
-    "moving-actions": ("video", "moving_actions"),
-    "video-folder": ("video", "video_folder"),
-    "symbolic": ("symbolic", "symbolic_sequences"),
-    "dynamical": ("dynamical", "dynamical_systems"),
-}
+from selfrefresh import streams as _streams  # noqa: E402
 
-__all__ = ["class_incremental_stream", "resolve_class_order", "get_stream", "STREAM_NAMES"] + \
-    [fn for _, fn in _STREAM_FUNCTIONS.values()]
+__all__ = list(_streams.__all__)
 
-STREAM_NAMES = tuple(_STREAM_FUNCTIONS)
+__path__ = []  # a package, so that its submodules resolve (to those of selfrefresh.streams)
 
 
-def get_stream(name: str):
-    """The stream function registered under a command-line name (e.g. ``"japanese-vowels"``)."""
-    try:
-        module, fn = _STREAM_FUNCTIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown stream {name!r}; choose one of {', '.join(STREAM_NAMES)}") from None
-    return getattr(importlib.import_module(f"{__name__}.{module}"), fn)
+class _StreamsAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``selfrefresh.benchmarks.X`` as the already-importable ``selfrefresh.streams.X``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith(__name__ + "."):
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        module = importlib.import_module("selfrefresh.streams" + spec.name[len(__name__):])
+        spec.loader_state = module.__spec__  # the import machinery overwrites __spec__: put it back
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = module.__spec__.loader_state
 
 
-def __getattr__(attr):
-    for module, fn in _STREAM_FUNCTIONS.values():
-        if fn == attr:
-            return getattr(importlib.import_module(f"{__name__}.{module}"), fn)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+if not any(type(f).__name__ == "_StreamsAlias" for f in sys.meta_path):
+    sys.meta_path.append(_StreamsAlias())
+
+
+def __getattr__(name):
+    return getattr(_streams, name)

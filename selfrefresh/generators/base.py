@@ -1,18 +1,20 @@
 """The protocol every pseudo-pattern source follows.
 
 A generator makes pseudo-inputs and labels them with the *storage* network (NET2 in the dual
-network): ``sample(n) -> PseudoBatch``. The strategy keeps the generator's ``network`` pointing at
-its storage network; a generator that learns from data (a GAN) also implements ``update``.
+network): ``sample(n) -> PseudoBatch``. A strategy sets it up only through
+``configure(network, classes, moments)`` (the storage network, the classes to stand for, the
+data's per-feature moments); a generator that learns from data (a GAN) also implements
+``update``, and one with a random state writes it with ``state_dict()`` / ``load_state_dict()``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Protocol, Sequence, runtime_checkable
+from typing import Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PseudoBatch", "PseudoGenerator", "label_with", "label_transitions"]
+__all__ = ["PseudoBatch", "PseudoGenerator", "configure_generator", "label_with", "label_transitions"]
 
 
 @dataclass
@@ -60,15 +62,41 @@ class PseudoBatch:
 
 @runtime_checkable
 class PseudoGenerator(Protocol):
-    """Anything with ``network`` and ``sample(n) -> PseudoBatch`` is a pseudo-pattern source.
+    """Anything with ``network``, ``configure`` and ``sample(n) -> PseudoBatch`` is a pseudo-pattern source.
 
-    ``update(dataset, network)`` (optional) is called after each experience with that
-    experience's training data, so that a learned generator (GAN, VAE) can learn it.
+    Optional methods:
+
+    * ``update(dataset, network)``: called after each experience with that experience's training
+      data, so that a learned generator (GAN, VAE) can learn it;
+    * ``state_dict() -> dict`` and ``load_state_dict(state)``: what a checkpoint must keep (a
+      random state; tensors and plain values only);
+    * ``manual_seed(seed)``: seed the generator's own random numbers.
+
+    A generator without ``configure`` still works with :func:`configure_generator`, which then
+    sets its ``network`` (and nothing else).
     """
     network: Optional[nn.Module]
 
+    def configure(self, network: Optional[nn.Module], classes: Optional[Sequence[int]] = None,
+                  moments: Optional[Tuple[Tensor, Tensor]] = None) -> "PseudoGenerator":
+        """Set the storage network that labels the samples; ``classes``: the classes the samples
+        should stand for (None: any); ``moments``: (mean (F,), std (F,)) of the real data seen so
+        far, or None. A generator uses what applies to it and ignores the rest."""
+        ...
+
     def sample(self, n: int) -> PseudoBatch:
         ...
+
+
+def configure_generator(generator, network: Optional[nn.Module], classes: Optional[Sequence[int]] = None,
+                        moments: Optional[Tuple[Tensor, Tensor]] = None):
+    """``generator.configure(network, classes, moments)``; for a user's generator without
+    ``configure``, sets its ``network`` only. Returns the generator."""
+    if hasattr(generator, "configure"):
+        generator.configure(network, classes=classes, moments=moments)
+    else:
+        generator.network = network
+    return generator
 
 
 @torch.no_grad()

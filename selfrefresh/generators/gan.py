@@ -12,7 +12,7 @@ the penalty is therefore computed with cuDNN disabled (exact, slower). Prefer ``
 with ``spectral_norm=True, loss="hinge"``, or the conv critic for WGAN-GP.
 
 Training is monitored and selected by a quality metric (per-class MMD^2, see
-:class:`~selfrefresh.generators.gan_base.LearnedSequenceGenerator`), and stops cleanly on divergence.
+:class:`~selfrefresh.generators.learned.LearnedSequenceGenerator`), and stops cleanly on divergence.
 
 :class:`selfrefresh.strategies.gan_replay.GANReplayPlugin` makes any learned generator a replay
 source for any Avalanche strategy.
@@ -24,7 +24,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .gan_base import DivergenceWarning, LearnedSequenceGenerator
+from .learned import DivergenceWarning, LearnedSequenceGenerator
 from .gan_nets import (LOSSES, ConvCritic, RecurrentCritic, SequenceGenerator, discriminator_loss,
                        generator_loss, gradient_penalty)
 

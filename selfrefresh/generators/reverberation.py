@@ -6,7 +6,7 @@ network. R = 0 is Robins' (1995) pseudo-rehearsal.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +14,16 @@ from torch import Tensor, nn
 from .base import PseudoBatch, label_with
 
 __all__ = ["Reverberation", "Noise"]
+
+
+def _check_buffer(seeds) -> Tensor:
+    """Seed sequences as a float (N, T, F) tensor, or a clear error."""
+    seeds = torch.as_tensor(seeds, dtype=torch.float32)
+    if seeds.dim() != 3 or seeds.shape[0] == 0:
+        raise ValueError(f"a seed buffer must be a non-empty (N, T, F) tensor, got {tuple(seeds.shape)}")
+    if not torch.isfinite(seeds).all():
+        raise ValueError("the seed buffer contains NaN or inf")
+    return seeds
 
 
 class _SeededSource:
@@ -26,7 +36,7 @@ class _SeededSource:
         self.seq_len = seq_len
         self.noise_std = float(noise_std)
         self.buffer_noise = float(buffer_noise)
-        self.mean: Optional[Tensor] = None   # (F,) seed mean, set by the strategy from data moments
+        self.mean: Optional[Tensor] = None   # (F,) seed mean, from the data moments (configure)
         self.std: Optional[Tensor] = None    # (F,) seed scale
         self.classes: Optional[Sequence[int]] = None  # classes to steer toward (None: no steering)
         if isinstance(seeds, str):
@@ -34,22 +44,54 @@ class _SeededSource:
                 raise ValueError(f"seeds must be 'noise' or a tensor of stored sequences, got {seeds!r}")
             self.buffer = None
         else:
-            seeds = torch.as_tensor(seeds, dtype=torch.float32)
-            if seeds.dim() != 3 or seeds.shape[0] == 0:
-                raise ValueError(f"a seed buffer must be a non-empty (N, T, F) tensor, got {tuple(seeds.shape)}")
-            if not torch.isfinite(seeds).all():
-                raise ValueError("the seed buffer contains NaN or inf")
-            self.buffer = seeds
+            self.buffer = _check_buffer(seeds)
+        self._initial_buffer = self.buffer
         self._gen = torch.Generator().manual_seed(0)
 
     def manual_seed(self, seed: int) -> "_SeededSource":
         self._gen.manual_seed(int(seed))
         return self
 
+    def configure(self, network: Optional[nn.Module], classes: Optional[Sequence[int]] = None,
+                  moments: Optional[Tuple[Tensor, Tensor]] = None) -> "_SeededSource":
+        """Set the storage network, the classes to steer toward and the seed distribution.
+
+        Args:
+            network: the storage network that labels (and reverberates) the seeds.
+            classes: the classes its pseudo-patterns should stand for (None or empty: no steering;
+                only a reverberation generator with ``steer_steps`` steers).
+            moments: (mean (F,), std (F,)) of the real data seen so far: noise seeds are drawn
+                around them; None: seeds from N(0, noise_std^2).
+        """
+        self.network = network
+        self.classes = None if classes is None else [int(c) for c in classes]
+        if moments is None:
+            self.mean = self.std = None
+        else:
+            mean, std = moments
+            self.mean, self.std = torch.as_tensor(mean).float(), torch.as_tensor(std).float()
+        return self
+
+    def use_seeds(self, sequences: Optional[Tensor]) -> "_SeededSource":
+        """Start from these real sequences (N, T, F) (perturbed copies of them) instead of noise,
+        e.g. the current experience's own data; None: back to the constructor's ``seeds``."""
+        self.buffer = self._initial_buffer if sequences is None else _check_buffer(sequences)
+        return self
+
+    def state_dict(self) -> dict:
+        """What changes while sampling: the random state, and ``seq_len`` once known (tensors and ints)."""
+        return {"rng": self._gen.get_state(), "seq_len": self.seq_len}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (the random state may come back on any device)."""
+        self._gen.set_state(state["rng"].cpu())
+        if state.get("seq_len") is not None:
+            self.seq_len = int(state["seq_len"])
+
     def _network(self) -> nn.Module:
         if self.network is None:
             raise RuntimeError(f"{type(self).__name__} has no network to label (or reverberate) with; "
-                               "set .network (the strategy does this) before sampling")
+                               "call .configure(network) (the strategy does this) before sampling")
         return self.network
 
     def _device(self):

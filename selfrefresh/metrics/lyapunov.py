@@ -17,7 +17,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..benchmarks.dynamical import LORENZ_LYAPUNOV, lyapunov_exponent, simulate
+from ..dynamics import LORENZ_LYAPUNOV, lyapunov_exponent, simulate
 
 __all__ = ["rosenstein_lyapunov", "benettin_lorenz", "lorenz_trajectories", "LORENZ_LYAPUNOV"]
 
@@ -27,7 +27,7 @@ def lorenz_trajectories(n: int, steps: int, dt: float = 0.02, substeps: int = 4,
     """n Lorenz trajectories of ``steps`` points spaced ``dt`` (RK4 with ``substeps`` per dt).
 
     Random initial points, integrated for ``transient`` time units to reach the attractor
-    (:func:`selfrefresh.benchmarks.dynamical.simulate`). Returns float64 (n, steps, 3).
+    (:func:`selfrefresh.dynamics.simulate`). Returns float64 (n, steps, 3).
     """
     if n < 1 or steps < 1:
         raise ValueError(f"lorenz_trajectories: need n >= 1 and steps >= 1, got n={n}, steps={steps}")
@@ -40,7 +40,7 @@ def benettin_lorenz(t_total: float = 200.0, sigma: float = 10.0, rho: float = 28
     """Largest Lyapunov exponent of the Lorenz ODE by Benettin's method (the reference a generated
     trajectory's :func:`rosenstein_lyapunov` is compared with; about 0.9056 for the defaults).
 
-    A thin alias of :func:`selfrefresh.benchmarks.dynamical.lyapunov_exponent` for Lorenz.
+    A thin alias of :func:`selfrefresh.dynamics.lyapunov_exponent` for Lorenz.
     """
     return lyapunov_exponent("lorenz", params=dict(sigma=sigma, rho=rho, beta=beta), t_total=t_total,
                              seed=seed)

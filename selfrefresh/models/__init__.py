@@ -1,4 +1,5 @@
-"""Auto-hetero-associative recurrent networks."""
+"""Auto-hetero-associative networks: recurrent (AutoHeteroRNN) and feed-forward (AutoHeteroMLP)."""
 from .auto_hetero import AutoHeteroOutput, AutoHeteroRNN
+from .auto_hetero_mlp import AutoHeteroMLP
 
-__all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]
+__all__ = ["AutoHeteroRNN", "AutoHeteroOutput", "AutoHeteroMLP"]

@@ -1,5 +1,8 @@
 """Avalanche strategies and plugins: the dual self-refreshing network, GAN replay, baselines.
 
+Every strategy is registered by name in :mod:`selfrefresh.strategies.registry` (``STRATEGIES``,
+``make_strategy``).
+
 Imported lazily: Avalanche (and what it pulls in) loads on first use, not at ``import selfrefresh``.
 """
 import importlib
@@ -7,7 +10,8 @@ import importlib
 _NAMES = {
     "SelfRefresh": "self_refresh", "SelfRefreshPlugin": "self_refresh", "make_generator": "self_refresh",
     "SelfRefreshConfig": "self_refresh", "DualMemory": "self_refresh",
-    "align_class_weights": "self_refresh", "GANReplayPlugin": "gan_replay", "make_strategy": "baselines",
+    "align_class_weights": "self_refresh", "GANReplayPlugin": "gan_replay", "make_strategy": "registry",
+    "STRATEGIES": "registry", "StrategySpec": "spec", "avalanche_generative_replay": "generative_replay",
 }
 
 __all__ = list(_NAMES)

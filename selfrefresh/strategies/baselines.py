@@ -1,57 +1,36 @@
-"""Every strategy of the benchmark by name, and their between-experience state for checkpoints.
+"""Avalanche's baselines as registered strategies, and what each carries between experiences.
 
-``make_strategy(name, model, optimizer, **common)`` builds an Avalanche strategy: the lower bound
-(``naive``), the upper bounds (``cumulative``, ``joint``), regularisation (``ewc``, ``si``,
-``lwf``), rehearsal (``replay``, ``gem``, ``agem``), Avalanche's ``generative-replay`` with a
-sequence VAE, and the dual self-refreshing network (``selfrefresh``: reverberation,
-``selfrefresh-fast``: half as many pseudo-sequences per minibatch, each weighing twice,
-``selfrefresh-gan``: recurrent GAN generator). ``common`` holds the keyword arguments of
-Avalanche's ``SupervisedTemplate`` (``train_mb_size``, ``train_epochs``, ``eval_mb_size``,
-``device``, ``plugins``, ``evaluator``, ``eval_every``); ``options`` overrides a strategy's own
-hyper-parameters (e.g. ``{"mem_size": 500}`` for replay).
+The lower bound (``naive``), the upper bounds (``cumulative``, ``joint``), regularisation (``ewc``,
+``si``, ``lwf``) and rehearsal (``replay``, ``gem``, ``agem``): one :class:`StrategySpec` each
+(build, default hyper-parameters, checkpoint state, stored real sequences). They are listed in
+:mod:`selfrefresh.strategies.registry`.
 
-``strategy_state`` / ``load_strategy_state`` turn what a strategy carries from one experience to
-the next into tensors and plain values (for ``torch.load(weights_only=True)``); strategies whose
-state cannot be written that way are listed in :data:`NOT_RESUMABLE`.
+This module also keeps the names it exported when it held the whole registry
+(``make_strategy``, ``STRATEGY_NAMES``, ``DEFAULT_OPTIONS``, ``NOT_RESUMABLE``,
+``stored_real_samples``, ``strategy_state``, ``load_strategy_state``): they come from the registry.
 """
 from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from typing import Optional
 
 import torch
-from torch import nn
 
-__all__ = ["STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "make_strategy", "stored_real_samples",
-           "strategy_state", "load_strategy_state"]
+from .spec import BuildArgs, StrategySpec, find_plugin
+from .state_codec import decode_state, encode_state
 
-STRATEGY_NAMES = ("naive", "cumulative", "joint", "ewc", "si", "lwf", "replay", "gem", "agem",
-                  "generative-replay", "selfrefresh", "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-gan")
-SELFREFRESH_NAMES = ("selfrefresh", "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-gan")
+__all__ = ["AVALANCHE_BASELINES", "STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "make_strategy",
+           "stored_real_samples", "strategy_state", "load_strategy_state"]
 
-# Each strategy's own hyper-parameters (overridable with ``options``).
-DEFAULT_OPTIONS = {
-    "ewc": {"ewc_lambda": 100.0, "mode": "separate"},
-    "si": {"si_lambda": 1.0},
-    "lwf": {"alpha": 1.0, "temperature": 2.0},
-    "replay": {"mem_size": 200},
-    "gem": {"patterns_per_exp": 64, "memory_strength": 0.5},
-    "agem": {"patterns_per_exp": 64, "sample_size": 64},
-    "generative-replay": {},
-}
+_REGISTRY_NAMES = ("STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "SELFREFRESH_NAMES", "make_strategy",
+                   "stored_real_samples", "strategy_state", "load_strategy_state")
 
 
-def _selfrefresh_presets() -> dict:
-    from .self_refresh.config import PRESETS  # the presets live beside the method
-    return PRESETS
-
-
-DEFAULT_OPTIONS.update({name: _selfrefresh_presets()[name] for name in SELFREFRESH_NAMES})
-
-# Strategies whose between-experience state (a buffer of Avalanche datasets, a generator
-# strategy) is not written to checkpoints: ``--resume`` restarts them from the first experience.
-NOT_RESUMABLE = ("replay", "agem", "generative-replay")
+def __getattr__(name):  # the registry imports this module: its names are looked up on first use
+    if name in _REGISTRY_NAMES:
+        from . import registry
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _ewc_plugin_class():
@@ -74,228 +53,121 @@ def _ewc_plugin_class():
     return RNNSafeEWCPlugin
 
 
-def make_strategy(name: str, model: nn.Module, optimizer: torch.optim.Optimizer, *,
-                  criterion: Optional[nn.Module] = None, options: Optional[dict] = None,
-                  seq_len: Optional[int] = None, **common):
-    """An Avalanche strategy by name (see :data:`STRATEGY_NAMES`).
+def _avalanche(class_name: str, with_options: bool):
+    """A build function for ``avalanche.training.supervised.<class_name>``."""
+    def build(a: BuildArgs):
+        from avalanche.training import supervised
+        opts = a.options if with_options else {}
+        return getattr(supervised, class_name)(model=a.model, optimizer=a.optimizer, criterion=a.criterion,
+                                               **opts, **a.common)
+    return build
 
-    Args:
-        name: strategy name.
-        model: the classifier (an :class:`~selfrefresh.models.AutoHeteroRNN` for selfrefresh*
-            and generative-replay).
-        optimizer: its optimizer.
-        criterion: loss (default cross-entropy).
-        options: the strategy's own hyper-parameters, on top of :data:`DEFAULT_OPTIONS`.
-        seq_len: sequence length T (the generators of generative-replay and selfrefresh-gan need it;
-            the number of features and classes come from ``model.input_size`` / ``num_classes``).
-        **common: ``SupervisedTemplate`` keyword arguments.
-    """
-    if name not in STRATEGY_NAMES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}")
-    opts = dict(DEFAULT_OPTIONS.get(name, {}))
-    opts.update(options or {})
-    crit = criterion if criterion is not None else nn.CrossEntropyLoss()
-    common = {k: v for k, v in common.items() if not (k == "evaluator" and v is None)}
-    from avalanche.training.supervised import (AGEM, GEM, Cumulative, JointTraining, LwF, Naive, Replay,
-                                               SynapticIntelligence)
+
+def _build_ewc(a: BuildArgs):
     from avalanche.training.templates import SupervisedTemplate
-
-    if name == "naive":
-        return Naive(model=model, optimizer=optimizer, criterion=crit, **common)
-    if name == "cumulative":
-        return Cumulative(model=model, optimizer=optimizer, criterion=crit, **common)
-    if name == "joint":
-        return JointTraining(model=model, optimizer=optimizer, criterion=crit, **common)
-    if name == "ewc":
-        plugin = _ewc_plugin_class()(**opts)
-        plugins = [plugin] + list(common.pop("plugins", None) or [])
-        return SupervisedTemplate(model=model, optimizer=optimizer, criterion=crit, plugins=plugins, **common)
-    if name == "si":
-        return SynapticIntelligence(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
-    if name == "lwf":
-        return LwF(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
-    if name == "replay":
-        return Replay(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
-    if name == "gem":
-        return GEM(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
-    if name == "agem":
-        return AGEM(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
-    if name == "generative-replay":
-        try:
-            from ..generators.baselines import avalanche_generative_replay
-        except ImportError as err:
-            raise RuntimeError("the generative-replay strategy needs selfrefresh.generators.baselines."
-                               f"avalanche_generative_replay, which is not available ({err})") from None
-        opts.setdefault("seq_len", _need_seq_len(name, seq_len))
-        opts.setdefault("n_features", _model_size(model, "input_size", name))
-        return avalanche_generative_replay(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
-    # selfrefresh, selfrefresh-fast, selfrefresh-gan
-    from .self_refresh import SelfRefresh
-    if seq_len is not None and opts.get("generator", "reverberation") in ("reverberation", "static", "noise"):
-        # known from the start (else set at the first minibatch, which a resumed run lacks
-        # before its first pool of pseudo-patterns)
-        opts["generator_kwargs"] = {"seq_len": int(seq_len), **(opts.get("generator_kwargs") or {})}
-    if opts.get("generator") == "gan":
-        try:
-            from ..generators import gan  # noqa: F401
-            getattr(gan, "RecurrentGAN")
-        except (ImportError, AttributeError) as err:
-            raise RuntimeError("the selfrefresh-gan strategy needs selfrefresh.generators.gan.RecurrentGAN, "
-                               f"which is not available ({err}); use --strategy selfrefresh") from None
-        gkw = dict(opts.get("generator_kwargs") or {})
-        gkw.setdefault("seq_len", _need_seq_len(name, seq_len))
-        gkw.setdefault("n_features", _model_size(model, "input_size", name))
-        gkw.setdefault("num_classes", _model_size(model, "num_classes", name))
-        gkw.setdefault("device", common.get("device", "cpu"))
-        opts["generator_kwargs"] = gkw
-    return SelfRefresh(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
+    plugin = _ewc_plugin_class()(**a.options)
+    common = dict(a.common)
+    plugins = [plugin] + list(common.pop("plugins", None) or [])
+    return SupervisedTemplate(model=a.model, optimizer=a.optimizer, criterion=a.criterion, plugins=plugins, **common)
 
 
-def _need_seq_len(name: str, seq_len: Optional[int]) -> int:
-    if seq_len is None:
-        raise ValueError(f"the {name} strategy needs the sequence length: pass seq_len=")
-    return int(seq_len)
+# -- what each strategy carries between experiences ---------------------------------------------
+
+def _seen_dataset_size(strategy) -> int:
+    ds = getattr(strategy, "dataset", None) or getattr(strategy, "adapted_dataset", None)
+    return 0 if ds is None else len(ds)
 
 
-def _model_size(model: nn.Module, attr: str, name: str) -> int:
-    value = getattr(model, attr, None)
-    if value is None:
-        raise ValueError(f"the {name} strategy needs a model with .{attr} (e.g. AutoHeteroRNN)")
-    return int(value)
-
-
-def _plugin(strategy, cls_name: str):
-    for p in strategy.plugins:
-        if type(p).__name__ == cls_name or any(c.__name__ == cls_name for c in type(p).__mro__):
-            return p
-    return None
-
-
-def stored_real_samples(strategy, name: str) -> int:
-    """How many real training sequences the strategy keeps after training (0 for data-free ones)."""
-    if name in ("cumulative", "joint"):
-        ds = getattr(strategy, "dataset", None) or getattr(strategy, "adapted_dataset", None)
-        return 0 if ds is None else len(ds)
-    if name == "replay":
-        p = _plugin(strategy, "ReplayPlugin")
-        return len(p.storage_policy.buffer) if p is not None else 0
-    if name == "gem":
-        p = _plugin(strategy, "GEMPlugin")
-        return sum(len(v) for v in p.memory_x.values()) if p is not None else 0
-    if name == "agem":
-        p = _plugin(strategy, "AGEMPlugin")
-        return sum(len(b) for b in p.buffers) if p is not None else 0
-    return 0
-
-
-# --------------------------------------------------------------------------- state <-> tensors
-
-def _encode(obj):
-    """Nested containers of tensors/ParamData/sets -> weights_only-loadable values."""
-    from avalanche.training.utils import ParamData
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().clone()
-    if isinstance(obj, ParamData):
-        return {"__paramdata__": obj.name, "data": obj.data.detach().cpu().clone()}
-    if isinstance(obj, (set, frozenset)):
-        return {"__set__": sorted(obj)}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v) for v in obj]}
-    if isinstance(obj, list):
-        return [_encode(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: _encode(v) for k, v in obj.items()}
-    if obj is None or isinstance(obj, (int, float, str, bool)):
-        return obj
-    raise TypeError(f"cannot write {type(obj).__name__} to a tensors-only checkpoint")
-
-
-def _decode(obj, device):
-    from avalanche.training.utils import ParamData
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        if "__paramdata__" in obj:
-            data = obj["data"]
-            return ParamData(obj["__paramdata__"], shape=data.shape, init_tensor=data.to(device), device=device)
-        if "__set__" in obj:
-            return set(obj["__set__"])
-        if "__tuple__" in obj:
-            return tuple(_decode(v, device) for v in obj["__tuple__"])
-        return {k: _decode(v, device) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode(v, device) for v in obj]
-    return obj
-
-
-def strategy_state(strategy, name: str) -> dict:
-    """What ``strategy`` carries between experiences, as tensors and plain values."""
-    if name in NOT_RESUMABLE:
-        return {}
-    if name in SELFREFRESH_NAMES:
-        state = {"refresh": strategy.refresh.state_dict()}
-        gen = strategy.refresh.generator
-        if isinstance(gen, nn.Module):
-            state["generator"] = gen.state_dict()
-        elif hasattr(gen, "state_dict") and callable(gen.state_dict):
-            try:
-                state["generator"] = _encode(gen.state_dict())
-            except TypeError:
-                pass
-        return state
-    if name == "ewc":
-        p = _plugin(strategy, "EWCPlugin")
-        return {"saved_params": _encode(p.saved_params), "importances": _encode(p.importances)}
-    if name == "si":
-        p = _plugin(strategy, "SynapticIntelligencePlugin")
-        return {"ewc_data": _encode(p.ewc_data), "syn_data": _encode(p.syn_data)}
-    if name == "lwf":
-        lwf = _plugin(strategy, "LwFPlugin").lwf
-        return {"prev_model": None if lwf.prev_model is None else lwf.prev_model.state_dict(),
-                "expcount": int(lwf.expcount),
-                "prev_classes_by_task": {int(k): sorted(v) for k, v in lwf.prev_classes_by_task.items()}}
-    if name == "gem":
-        p = _plugin(strategy, "GEMPlugin")
-        return {"memory_x": _encode(p.memory_x), "memory_y": _encode(p.memory_y),
-                "memory_tid": _encode(p.memory_tid)}
-    return {}
-
-
-def load_strategy_state(strategy, name: str, state: dict, *, finished_experiences=()) -> None:
-    """Restore :func:`strategy_state`; ``finished_experiences`` are the training experiences
-    already learned (cumulative rebuilds its dataset from them)."""
-    device = strategy.device
-    if name in SELFREFRESH_NAMES:
-        strategy.refresh.load_state_dict(state["refresh"], strategy.model)
-        if strategy.refresh.storage is not None:
-            strategy.refresh.storage.to(device)
-        if strategy.refresh.known is not None:
-            strategy.refresh.known = strategy.refresh.known.cpu()
-        if "generator" in state:
-            gen = strategy.refresh.generator
-            gen.load_state_dict(state["generator"] if isinstance(gen, nn.Module)
-                                else _decode(state["generator"], device))
-    elif name == "ewc":
-        p = _plugin(strategy, "EWCPlugin")
-        p.saved_params = defaultdict(dict, _decode(state["saved_params"], device))
-        p.importances = defaultdict(dict, _decode(state["importances"], device))
-    elif name == "si":
-        p = _plugin(strategy, "SynapticIntelligencePlugin")
-        p.ewc_data = _decode(state["ewc_data"], device)
-        p.syn_data = _decode(state["syn_data"], device)
-    elif name == "lwf":
-        lwf = _plugin(strategy, "LwFPlugin").lwf
-        if state["prev_model"] is not None:
-            prev = copy.deepcopy(strategy.model)
-            prev.load_state_dict(state["prev_model"])
-            lwf.prev_model = prev.to(device)
-        lwf.expcount = state["expcount"]
-        lwf.prev_classes_by_task = defaultdict(set, {k: set(v) for k, v in state["prev_classes_by_task"].items()})
-    elif name == "gem":
-        p = _plugin(strategy, "GEMPlugin")
-        p.memory_x = _decode(state["memory_x"], "cpu")
-        p.memory_y = _decode(state["memory_y"], "cpu")
-        p.memory_tid = _decode(state["memory_tid"], "cpu")
-    elif name == "cumulative" and finished_experiences:
+def _load_cumulative(strategy, state, finished_experiences=()):
+    if finished_experiences:
         from avalanche.benchmarks.utils import concat_datasets
         strategy.dataset = concat_datasets([e.dataset for e in finished_experiences])
+
+
+def _ewc_state(strategy):
+    p = find_plugin(strategy, "EWCPlugin")
+    return {"saved_params": encode_state(p.saved_params), "importances": encode_state(p.importances)}
+
+
+def _load_ewc(strategy, state, finished_experiences=()):
+    p = find_plugin(strategy, "EWCPlugin")
+    p.saved_params = defaultdict(dict, decode_state(state["saved_params"], strategy.device))
+    p.importances = defaultdict(dict, decode_state(state["importances"], strategy.device))
+
+
+def _si_state(strategy):
+    p = find_plugin(strategy, "SynapticIntelligencePlugin")
+    return {"ewc_data": encode_state(p.ewc_data), "syn_data": encode_state(p.syn_data)}
+
+
+def _load_si(strategy, state, finished_experiences=()):
+    p = find_plugin(strategy, "SynapticIntelligencePlugin")
+    p.ewc_data = decode_state(state["ewc_data"], strategy.device)
+    p.syn_data = decode_state(state["syn_data"], strategy.device)
+
+
+def _lwf_state(strategy):
+    lwf = find_plugin(strategy, "LwFPlugin").lwf
+    return {"prev_model": None if lwf.prev_model is None else lwf.prev_model.state_dict(),
+            "expcount": int(lwf.expcount),
+            "prev_classes_by_task": {int(k): sorted(v) for k, v in lwf.prev_classes_by_task.items()}}
+
+
+def _load_lwf(strategy, state, finished_experiences=()):
+    lwf = find_plugin(strategy, "LwFPlugin").lwf
+    if state["prev_model"] is not None:
+        prev = copy.deepcopy(strategy.model)
+        prev.load_state_dict(state["prev_model"])
+        lwf.prev_model = prev.to(strategy.device)
+    lwf.expcount = state["expcount"]
+    lwf.prev_classes_by_task = defaultdict(set, {k: set(v) for k, v in state["prev_classes_by_task"].items()})
+
+
+def _replay_stored(strategy) -> int:
+    p = find_plugin(strategy, "ReplayPlugin")
+    return len(p.storage_policy.buffer) if p is not None else 0
+
+
+def _gem_state(strategy):
+    p = find_plugin(strategy, "GEMPlugin")
+    return {"memory_x": encode_state(p.memory_x), "memory_y": encode_state(p.memory_y),
+            "memory_tid": encode_state(p.memory_tid)}
+
+
+def _load_gem(strategy, state, finished_experiences=()):
+    p = find_plugin(strategy, "GEMPlugin")
+    p.memory_x = decode_state(state["memory_x"], "cpu")
+    p.memory_y = decode_state(state["memory_y"], "cpu")
+    p.memory_tid = decode_state(state["memory_tid"], "cpu")
+
+
+def _gem_stored(strategy) -> int:
+    p = find_plugin(strategy, "GEMPlugin")
+    return sum(len(v) for v in p.memory_x.values()) if p is not None else 0
+
+
+def _agem_stored(strategy) -> int:
+    p = find_plugin(strategy, "AGEMPlugin")
+    return sum(len(b) for b in p.buffers) if p is not None else 0
+
+
+NAIVE = StrategySpec("naive", _avalanche("Naive", False), summary="fine-tuning: the lower bound")
+CUMULATIVE = StrategySpec("cumulative", _avalanche("Cumulative", False), load_state=_load_cumulative,
+                          stored_real_samples=_seen_dataset_size, summary="all data seen so far: an upper bound")
+JOINT = StrategySpec("joint", _avalanche("JointTraining", False), stored_real_samples=_seen_dataset_size,
+                     summary="all experiences at once: the upper bound")
+EWC = StrategySpec("ewc", _build_ewc, {"ewc_lambda": 100.0, "mode": "separate"}, _ewc_state, _load_ewc,
+                   summary="elastic weight consolidation")
+SI = StrategySpec("si", _avalanche("SynapticIntelligence", True), {"si_lambda": 1.0}, _si_state, _load_si,
+                  summary="synaptic intelligence")
+LWF = StrategySpec("lwf", _avalanche("LwF", True), {"alpha": 1.0, "temperature": 2.0}, _lwf_state, _load_lwf,
+                   summary="learning without forgetting")
+# Replay and A-GEM keep buffers of Avalanche datasets, which a tensors-only checkpoint does not hold.
+REPLAY = StrategySpec("replay", _avalanche("Replay", True), {"mem_size": 200}, stored_real_samples=_replay_stored,
+                      resumable=False, summary="rehearsal of a class-balanced buffer of real sequences")
+GEM = StrategySpec("gem", _avalanche("GEM", True), {"patterns_per_exp": 64, "memory_strength": 0.5}, _gem_state,
+                   _load_gem, _gem_stored, summary="gradient episodic memory")
+AGEM = StrategySpec("agem", _avalanche("AGEM", True), {"patterns_per_exp": 64, "sample_size": 64},
+                    stored_real_samples=_agem_stored, resumable=False, summary="averaged GEM")
+
+AVALANCHE_BASELINES = (NAIVE, CUMULATIVE, JOINT, EWC, SI, LWF, REPLAY, GEM, AGEM)

@@ -10,7 +10,7 @@ from typing import Optional
 import torch
 from avalanche.core import SupervisedPlugin
 
-from ..generators.gan_base import LearnedSequenceGenerator
+from ..generators.learned import LearnedSequenceGenerator
 
 __all__ = ["GANReplayPlugin"]
 

@@ -7,7 +7,7 @@
 * :mod:`.strategy`: :class:`SelfRefresh`, the plugin with NET1's real and pseudo passes fused.
 """
 from .config import PRESETS, SelfRefreshConfig
-from .generators import make_generator
+from ...generators.registry import make_generator
 from .method import DualMemory, align_class_weights
 from .plugin import SelfRefreshPlugin
 from .strategy import SelfRefresh

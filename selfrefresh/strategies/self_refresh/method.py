@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ...generators.base import PseudoBatch, label_transitions
+from ...generators.registry import make_generator
 from ..losses import current_classes_ce, masked_teacher_probs, soft_target_loss
 from .config import SelfRefreshConfig
-from .generators import make_generator
 from .pool import PseudoPool
 
 __all__ = ["DualMemory", "align_class_weights"]
@@ -47,6 +47,9 @@ class DualMemory:
         self.generator = make_generator(config.generator, **(config.generator_kwargs or {}))
         if hasattr(self.generator, "manual_seed"):
             self.generator.manual_seed(config.seed)
+        if config.seeds == "current" and not hasattr(self.generator, "use_seeds"):
+            raise ValueError(f"seeds='current' needs a generator that starts from seed sequences "
+                             f"(reverberation or noise); {type(self.generator).__name__} does not")
         self.storage: Optional[nn.Module] = None
         self.known: Optional[Tensor] = None
         self.seen: set = set()
@@ -147,25 +150,24 @@ class DualMemory:
             p.requires_grad_(True)
         self.known = known
         self.pool.clear()
-        if getattr(self.generator, "buffer", None) is not None and cfg.seeds == "current":
-            self.generator.buffer = None  # the experience's sequences are not kept
+        if cfg.seeds == "current":
+            self.generator.use_seeds(None)  # the experience's sequences are not kept
         if hasattr(self.generator, "update"):
             self.generator.update(dataset, network=self.storage)
 
     # -- pseudo-patterns -----------------------------------------------------------------------
     def _configure_generator(self, network: nn.Module, known: Optional[Tensor],
                              real_x: Optional[Tensor] = None) -> None:
-        g, cfg = self.generator, self.config
-        g.network = network
-        if hasattr(g, "classes"):
-            g.classes = (torch.nonzero(known).flatten().tolist() if (cfg.steer and known is not None) else None)
-        if cfg.match_moments and self.moments is not None and hasattr(g, "mean"):
+        cfg = self.config
+        classes = torch.nonzero(known).flatten().tolist() if (cfg.steer and known is not None) else None
+        moments = None
+        if cfg.match_moments and self.moments is not None:
             n, s, ss = self.moments
             mean = s / n
-            g.mean = mean.float()
-            g.std = (ss / n - mean * mean).clamp_min(1e-8).sqrt().float()
-        if cfg.seeds == "current" and real_x is not None and hasattr(g, "buffer"):
-            g.buffer = real_x.detach().float().cpu()
+            moments = (mean.float(), (ss / n - mean * mean).clamp_min(1e-8).sqrt().float())
+        self.generator.configure(network, classes=classes, moments=moments)
+        if cfg.seeds == "current" and real_x is not None:
+            self.generator.use_seeds(real_x.detach().float().cpu())
 
     def per_batch(self, batch_size: int) -> int:
         """Pseudo-patterns that go with ``batch_size`` real sequences."""
@@ -386,7 +388,6 @@ class DualMemory:
             "seen": sorted(self.seen),
             "moments": None if self.moments is None else
             [torch.tensor(self.moments[0], dtype=torch.float64), self.moments[1], self.moments[2]],
-            "generator_rng": self.generator._gen.get_state() if hasattr(self.generator, "_gen") else None,
             "seq_len": getattr(self.generator, "seq_len", None),
         }
 
@@ -405,8 +406,9 @@ class DualMemory:
         self.moments = None if m is None else [float(m[0]), m[1], m[2]]
         if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):
             self.generator.seq_len = int(state["seq_len"])
-        if state.get("generator_rng") is not None and hasattr(self.generator, "_gen"):
-            self.generator._gen.set_state(state["generator_rng"])
+        if state.get("generator_rng") is not None and hasattr(self.generator, "load_state_dict"):
+            # checkpoints written before the generator kept its own state
+            self.generator.load_state_dict({"rng": state["generator_rng"], "seq_len": state.get("seq_len")})
 
 
 @torch.no_grad()

@@ -88,7 +88,7 @@ def japanese_vowels(root=None, seq_len: Optional[int] = None, pad: str = "zero",
 
     270 train / 370 test series of 7-29 frames; x is (T, F) = (29, 12) by default.
     ``root``: folder of ``JapaneseVowels.npz`` (default ``<data root>/uea``, see
-    :func:`~selfrefresh.benchmarks.base.default_data_root`).
+    :func:`~selfrefresh.streams.base.default_data_root`).
     """
     return uea_stream("JapaneseVowels", root, seq_len=seq_len, pad=pad, n_experiences=n_experiences,
                       class_order=class_order, seed=seed)

@@ -5,7 +5,7 @@ cropped around the centre) into log-mel (``features="logmel"``, F = ``n_mels`` =
 (``features="mfcc"``, F = ``n_mfcc`` = 13) frames every 10 ms: x is (T, F) with
 T = 1 + 100 * clip_duration (101 for 1 s). Features are standardised per feature with the mean and
 standard deviation of the FIRST experience's training data only (no peeking at later classes); the
-fitted :class:`~selfrefresh.benchmarks.features.Standardizer` is ``benchmark.standardizer``.
+fitted :class:`~selfrefresh.streams.features.Standardizer` is ``benchmark.standardizer``.
 
 The benchmarks also carry ``input_size`` (F), ``seq_len`` (T), ``num_classes``, ``class_names``,
 ``class_order`` and ``sample_rate``.
@@ -257,7 +257,7 @@ def fsdd(root=None, split: str = "takes", test_speakers: Optional[Sequence[str]]
 
     Args:
         root: the ``recordings`` folder (or its parent); default ``<data root>/fsdd/recordings``
-            (see :func:`~selfrefresh.benchmarks.base.default_data_root`).
+            (see :func:`~selfrefresh.streams.base.default_data_root`).
         split: ``"takes"`` (upstream: takes 0-4 test, the rest train) or ``"speaker"`` (the
             ``test_speakers`` are held out; default one speaker drawn from ``seed``).
         speakers: keep only these speakers; digits: keep only these digits (labels are the

@@ -9,9 +9,10 @@
   exceeds ``max_loss``, restoring the last good state;
 * ``generate(n, classes=None) -> (x, y)``;
 * the pseudo-generator protocol of :mod:`selfrefresh.generators.base`: ``network``,
-  ``sample(n) -> PseudoBatch`` (old-class sequences labelled by the storage network) and
-  ``update(dataset, network=None)`` (continual training on the new experience plus its own replay
-  of the classes seen before, as Deep Generative Replay / MeRGAN).
+  ``configure(network, classes=None, moments=None)``, ``sample(n) -> PseudoBatch`` (old-class
+  sequences labelled by the storage network) and ``update(dataset, network=None)`` (continual
+  training on the new experience plus its own replay of the classes seen before, as Deep
+  Generative Replay / MeRGAN); ``state_dict()`` is ``nn.Module``'s.
 
 Subclasses implement ``_start_fit``, ``_train_epoch`` and ``_generate_normalized``.
 """
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 
 from .base import PseudoBatch, label_with
 
-__all__ = ["LearnedSequenceGenerator", "DivergenceWarning", "collect_dataset"]
+__all__ = ["LearnedSequenceGenerator", "DivergenceWarning", "collect_dataset", "minibatches"]
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -47,6 +48,13 @@ def collect_dataset(dataset, batch_size: int = 512) -> Tuple[Tensor, Tensor]:
         xs.append(torch.as_tensor(batch[0]).float())
         ys.append(torch.as_tensor(batch[1]).long())
     return torch.cat(xs), torch.cat(ys)
+
+
+def minibatches(n: int, batch_size: int, device):
+    """Shuffled index minibatches (of ``batch_size``, the last one smaller) covering 0..n-1."""
+    perm = torch.randperm(n, device=device)
+    for i in range(0, n, batch_size):
+        yield perm[i:i + batch_size]
 
 
 class LearnedSequenceGenerator(nn.Module):
@@ -76,6 +84,14 @@ class LearnedSequenceGenerator(nn.Module):
         self.network: Optional[nn.Module] = None
         self.history: List[Dict[str, float]] = []
         self.diverged: Optional[str] = None
+
+    def __setattr__(self, name, value):
+        if name == "network":
+            # the storage network labels the samples but is not part of the generator: kept out of
+            # its modules, so it is not in parameters(), state_dict() (checkpoints) or .to()
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ data
     @property
@@ -140,6 +156,16 @@ class LearnedSequenceGenerator(nn.Module):
         return self.denormalize(x), y.to(self.device)
 
     # ------------------------------------------------------------------ protocol
+    def configure(self, network: Optional[nn.Module], classes: Optional[Sequence[int]] = None,
+                  moments: Optional[Tuple[Tensor, Tensor]] = None) -> "LearnedSequenceGenerator":
+        """Point the generator at the storage network that labels its samples.
+
+        ``classes`` and ``moments`` are accepted for the protocol and not used: a learned generator
+        samples the classes it has learned, in the units of its own standardisation.
+        """
+        self.network = network
+        return self
+
     def sample(self, n: int) -> PseudoBatch:
         """n pseudo-sequences of the classes learned so far, labelled by the storage network."""
         if self.network is None:

@@ -9,7 +9,7 @@ stream too large for memory is served lazily; small streams are materialised int
 bundle FFmpeg) into the same per-step features.
 
 Clips (T, H, W) in [0, 1] become sequences (T, F) through a frame encoder
-(:mod:`selfrefresh.benchmarks.frame_encoders`; default: pixels average-pooled to 8x8).
+(:mod:`selfrefresh.streams.frame_encoders`; default: pixels average-pooled to 8x8).
 """
 from __future__ import annotations
 
@@ -246,7 +246,7 @@ def lazy_class_incremental_stream(train_ds: Dataset, test_ds: Dataset, *, n_expe
                                   class_order: Optional[Sequence[int]] = None, seed: int = 0,
                                   class_names: Optional[Sequence[str]] = None):
     """Class-incremental benchmark over map-style datasets with a ``targets`` list whose items
-    ``(x (T, F), y)`` are computed on access, as :func:`~selfrefresh.benchmarks.base.class_incremental_stream`
+    ``(x (T, F), y)`` are computed on access, as :func:`~selfrefresh.streams.base.class_incremental_stream`
     does for tensors (same attributes). Avalanche 0.6.0 wraps any dataset exposing ``targets``
     (task label 0) and splits it by class through index subsets, without touching the items."""
     from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark

@@ -1,10 +1,11 @@
-"""Trajectories of chaotic and periodic dynamical systems (the Lorenz seed, generalised).
+"""Chaotic and periodic dynamical systems: ODEs, RK4 integration, trajectories, Lyapunov exponents.
 
 Each system (Lorenz, Rossler, Chen) is integrated finely with fourth-order Runge-Kutta and
 observed at a coarse step ``dt`` (the Lorenz seed: dt = 0.1, 1000 series of length 1000), from
-random initial conditions, with a burn-in discarded. :func:`dynamical_systems` makes a
-class-incremental stream whose classes are (system, regime) pairs, the regimes being a chaotic
-and a periodic parameter set of each system; :func:`lyapunov_exponent` measures which is which.
+random initial conditions, with a burn-in discarded. Each has a chaotic and a periodic parameter
+set; :func:`lyapunov_exponent` measures which is which. A bottom layer (numpy only): the stream
+:func:`selfrefresh.streams.dynamical.dynamical_systems` and the metrics of
+:mod:`selfrefresh.metrics.lyapunov` both build on it.
 """
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ from typing import Callable, Dict, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .base import class_incremental_stream
-
 __all__ = ["DynamicalSystem", "SYSTEMS", "rk4_integrate", "simulate", "lorenz_series", "lyapunov_exponent",
-           "dynamical_systems", "LORENZ_LYAPUNOV"]
+           "LORENZ_LYAPUNOV", "get_system"]
 
 #: Largest Lyapunov exponent of Lorenz (sigma=10, rho=28, beta=8/3), as quoted by the seed.
 LORENZ_LYAPUNOV = 0.9056
@@ -108,7 +107,8 @@ def rk4_integrate(f: Callable, x0: np.ndarray, dt: float, n_steps: int, substeps
     return out
 
 
-def _system(name: str) -> DynamicalSystem:
+def get_system(name: str) -> DynamicalSystem:
+    """The :class:`DynamicalSystem` registered under ``name`` in :data:`SYSTEMS`."""
     try:
         return SYSTEMS[name]
     except KeyError:
@@ -127,7 +127,7 @@ def simulate(system: str, n: int, length: int, *, regime: str = "chaotic", param
         burn_in: time discarded before the first observation.
         seed: random initial conditions.
     """
-    sys_ = _system(system)
+    sys_ = get_system(system)
     if params is None:
         if regime not in sys_.regimes:
             raise ValueError(f"{system} has no regime {regime!r}; choose from {', '.join(sys_.regimes)}")
@@ -165,7 +165,7 @@ def lyapunov_exponent(system: str, regime: str = "chaotic", *, params: Optional[
     and the neighbour pulled back to ``d0``. Positive: chaotic; about 0: periodic.
     Lorenz (10, 28, 8/3) gives about 0.9 (:data:`LORENZ_LYAPUNOV`).
     """
-    sys_ = _system(system)
+    sys_ = get_system(system)
     params = params if params is not None else sys_.regimes[regime]
     sub = max(1, int(round(renorm_every / step)))
     x = simulate(system, n, 1, params=params, max_step=step, burn_in=50.0, seed=seed)[:, 0]
@@ -181,65 +181,3 @@ def lyapunov_exponent(system: str, regime: str = "chaotic", *, params: Optional[
         total += np.log(d / d0).mean()
         both = np.concatenate([x, x + (y - x) * (d0 / d)])
     return float(total / (rounds * sub * step))
-
-
-def dynamical_systems(systems: Sequence[str] = ("lorenz", "rossler", "chen"),
-                      regimes: Sequence[str] = ("chaotic", "periodic"), *, n_train_per_class: int = 100,
-                      n_test_per_class: int = 50, length: int = 100, dt: Optional[float] = None,
-                      max_step: float = 0.01, burn_in: float = 20.0, standardize: Optional[str] = "series",
-                      observe: Sequence[int] = (0, 1, 2), noise: float = 0.0, n_experiences: int = 3,
-                      class_order: Optional[Sequence[int]] = None, seed: int = 0):
-    """Class-incremental stream: which system, in which regime, produced a trajectory?
-
-    Classes are (system, regime) pairs in the order ``systems x regimes`` (names like
-    ``"lorenz-chaotic"``). Each series starts from a random initial state, runs ``burn_in`` time
-    units unobserved, then ``length`` observations every ``dt`` (default: each system's own step,
-    Lorenz 0.1 as in the seed) of the coordinates ``observe``, integrated by RK4 with steps of at
-    most ``max_step``.
-
-    Args:
-        standardize: ``"series"`` (each series and coordinate to zero mean, unit variance: the
-            class must be read from the dynamics, not the scale), ``"global"`` (statistics of the
-            first experience's training series) or ``None``.
-        noise: std of Gaussian observation noise added after standardisation.
-
-    Returns:
-        An Avalanche benchmark, items ``(x, y, t)`` with x (length, len(observe)); attributes
-        ``input_size``, ``seq_len``, ``num_classes``, ``class_order``, ``class_names``.
-    """
-    if standardize not in (None, "series", "global"):
-        raise ValueError(f"standardize must be 'series', 'global' or None, got {standardize!r}")
-    observe = list(observe)
-    if not observe or any(c not in (0, 1, 2) for c in observe):
-        raise ValueError(f"observe must list coordinates among 0, 1, 2, got {observe}")
-    names, xs_tr, xs_te = [], [], []
-    n_cls = n_train_per_class + n_test_per_class
-    for i, name in enumerate(systems):
-        sys_ = _system(name)
-        for r in regimes:
-            if r not in sys_.regimes:
-                raise ValueError(f"{name} has no regime {r!r}; choose from {', '.join(sys_.regimes)}")
-        # all regimes of a system in one batch: parameters as per-series arrays (N,)
-        params = {k: np.repeat([sys_.regimes[r][k] for r in regimes], n_cls) for k in sys_.regimes[regimes[0]]}
-        x = simulate(name, n_cls * len(regimes), length, params=params, dt=dt, max_step=max_step,
-                     burn_in=burn_in, seed=seed * 1000 + i)[..., observe]
-        for j, r in enumerate(regimes):
-            names.append(f"{name}-{r}")
-            xs_tr.append(x[j * n_cls: j * n_cls + n_train_per_class])
-            xs_te.append(x[j * n_cls + n_train_per_class: (j + 1) * n_cls])
-    tx, ex = np.concatenate(xs_tr), np.concatenate(xs_te)
-    ty = np.repeat(np.arange(len(names)), n_train_per_class)
-    ey = np.repeat(np.arange(len(names)), n_test_per_class)
-    if standardize == "series":
-        tx, ex = ((a - a.mean(1, keepdims=True)) / (a.std(1, keepdims=True) + 1e-8) for a in (tx, ex))
-    elif standardize == "global":
-        from .base import first_experience_classes
-        first = np.isin(ty, first_experience_classes(len(names), n_experiences, class_order, seed))
-        mu, sd = tx[first].mean((0, 1)), tx[first].std((0, 1)) + 1e-8
-        tx, ex = (tx - mu) / sd, (ex - mu) / sd
-    if noise:
-        rng = np.random.RandomState(seed + 99991)
-        tx, ex = tx + noise * rng.randn(*tx.shape), ex + noise * rng.randn(*ex.shape)
-    return class_incremental_stream(tx.astype(np.float32), ty, ex.astype(np.float32), ey,
-                                    n_experiences=n_experiences, class_order=class_order, seed=seed,
-                                    class_names=names)

@@ -1,0 +1,103 @@
+"""The dual self-refreshing network's registered strategies: ``selfrefresh`` and its presets.
+
+* ``selfrefresh``: :class:`~selfrefresh.strategies.self_refresh.SelfRefresh` with its defaults
+  (steered reverberation);
+* ``selfrefresh-fast``: half as many pseudo-sequences per minibatch (and in the pool), each
+  weighing twice;
+* ``selfrefresh-papers``: NET2 learns NET1's pseudo-patterns instead of copying its weights;
+* ``selfrefresh-gan``: a recurrent GAN as the generator.
+
+The presets live beside the method (:data:`~selfrefresh.strategies.self_refresh.config.PRESETS`).
+
+The build fills in what a generator needs from the data: ``seq_len`` for reverberation, static and
+noise generators (when known), the data's shape and the device for learned ones (GAN).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..generators.registry import GeneratorSpec, generator_spec
+from .spec import BuildArgs, StrategySpec, model_size, need_seq_len
+from .self_refresh.config import PRESETS
+from .state_codec import decode_state, encode_state
+
+__all__ = ["SELFREFRESH", "SELFREFRESH_FAST", "SELFREFRESH_PAPERS", "SELFREFRESH_GAN", "SELFREFRESH_SPECS"]
+
+
+def _named_generator(generator) -> Optional[GeneratorSpec]:
+    """The registered spec of a generator given by name (None for an instance or an unknown name,
+    which SelfRefresh itself reports)."""
+    if not isinstance(generator, str):
+        return None
+    try:
+        return generator_spec(generator)
+    except ValueError:
+        return None
+
+
+def _build(a: BuildArgs):
+    from .self_refresh import SelfRefresh
+    opts = a.options
+    gen = _named_generator(opts.get("generator", "reverberation"))
+    if gen is not None and not gen.learned and a.seq_len is not None:
+        # known from the start (else set at the first minibatch, which a resumed run lacks
+        # before its first pool of pseudo-patterns)
+        opts["generator_kwargs"] = {"seq_len": int(a.seq_len), **(opts.get("generator_kwargs") or {})}
+    if gen is not None and gen.learned:
+        gkw = dict(opts.get("generator_kwargs") or {})
+        gkw.setdefault("seq_len", need_seq_len(a.name, a.seq_len))
+        gkw.setdefault("n_features", model_size(a.model, "input_size", a.name))
+        gkw.setdefault("num_classes", model_size(a.model, "num_classes", a.name))
+        gkw.setdefault("device", a.common.get("device", "cpu"))
+        opts["generator_kwargs"] = gkw
+    return SelfRefresh(model=a.model, optimizer=a.optimizer, criterion=a.criterion, **opts, **a.common)
+
+
+def _state(strategy) -> dict:
+    state = {"refresh": strategy.refresh.state_dict()}
+    gen = strategy.refresh.generator
+    if isinstance(gen, nn.Module):
+        state["generator"] = gen.state_dict()
+    elif hasattr(gen, "state_dict") and callable(gen.state_dict):
+        try:
+            state["generator"] = encode_state(gen.state_dict())
+        except TypeError:
+            pass
+    return state
+
+
+def _load_state(strategy, state: dict, finished_experiences=()) -> None:
+    device = strategy.device
+    strategy.refresh.load_state_dict(state["refresh"], strategy.model)
+    if strategy.refresh.storage is not None:
+        strategy.refresh.storage.to(device)
+    if strategy.refresh.known is not None:
+        strategy.refresh.known = strategy.refresh.known.cpu()
+    if "generator" in state:
+        gen = strategy.refresh.generator
+        gen.load_state_dict(state["generator"] if isinstance(gen, nn.Module) else decode_state(state["generator"], device))
+
+
+def _stored_real_samples(strategy) -> int:
+    """The real sequences kept as reverberation seeds (a generator's ``buffer``/``seeds`` tensor), else 0."""
+    gen = strategy.refresh.generator
+    for attr in ("buffer", "seeds"):
+        seeds = getattr(gen, attr, None)
+        if isinstance(seeds, torch.Tensor):
+            return int(seeds.shape[0])
+    return 0
+
+
+SELFREFRESH = StrategySpec("selfrefresh", _build, PRESETS["selfrefresh"], _state, _load_state, _stored_real_samples,
+                           summary="dual self-refreshing network, steered reverberation")
+SELFREFRESH_FAST = SELFREFRESH.preset("selfrefresh-fast", PRESETS["selfrefresh-fast"],
+                                      "selfrefresh with half the pseudo-sequences, each weighing twice")
+SELFREFRESH_PAPERS = SELFREFRESH.preset("selfrefresh-papers", PRESETS["selfrefresh-papers"],
+                                        "selfrefresh where NET2 learns NET1's pseudo-patterns (the papers' transfer)")
+SELFREFRESH_GAN = SELFREFRESH.preset("selfrefresh-gan", PRESETS["selfrefresh-gan"],
+                                     "selfrefresh with a recurrent GAN generator")
+
+SELFREFRESH_SPECS = (SELFREFRESH, SELFREFRESH_FAST, SELFREFRESH_PAPERS, SELFREFRESH_GAN)

@@ -1,0 +1,198 @@
+"""The registries: every strategy builds, trains, checkpoints and resumes; generators by name;
+the generator protocol (configure, state_dict); no import from a higher layer."""
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from selfrefresh.experiment import RunConfig, run_dir, run_experiment
+from selfrefresh.generators import (GENERATORS, LearnedSequenceGenerator, Noise, RecurrentGAN, Reverberation,
+                                    configure_generator, make_generator)
+from selfrefresh.generators.registry import STRATEGY_REVERBERATION_DEFAULTS, generator_spec
+from selfrefresh.models import AutoHeteroRNN
+from selfrefresh.strategies.registry import (NOT_RESUMABLE, STRATEGIES, STRATEGY_NAMES, make_strategy,
+                                             stored_real_samples, strategy_spec)
+
+from test_experiment import _toy
+
+# Tiny settings per strategy, so that one experience takes a moment (the GAN's and the VAE's own
+# training after each experience included).
+TINY_OPTIONS = {
+    "selfrefresh": {"transfer_steps": 2},
+    "selfrefresh-fast": {"transfer_steps": 2},
+    "selfrefresh-gan": {"generator_kwargs": {"update_epochs": 1, "hidden_size": 8, "num_layers": 1}},
+    "generative-replay": {"hidden_size": 8, "latent_size": 4},
+    "replay": {"mem_size": 8},
+    "gem": {"patterns_per_exp": 4},
+    "agem": {"patterns_per_exp": 4, "sample_size": 4},
+}
+
+
+def _cfg(strategy):
+    return RunConfig(stream="toy", strategy=strategy, epochs=1, hidden_size=8, batch_size=16, device="cpu",
+                     progress=False, strategy_options=TINY_OPTIONS.get(strategy, {}))
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _toy(n_experiences=2)
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_every_strategy_trains_checkpoints_and_resumes(tmp_path, bench, name):
+    full = run_experiment(_cfg(name), tmp_path / "full", benchmark=bench)
+    assert full["finished"] and full["stored_real_samples"] >= 0
+    part = run_experiment(_cfg(name), tmp_path / "cut", benchmark=bench, stop_after=1)
+    assert len(part["accuracy_matrix"]) == 1
+    # the checkpoint is tensors and plain values only
+    torch.load(run_dir(tmp_path / "cut", _cfg(name)) / "checkpoint.pt", weights_only=True)
+    resumed = run_experiment(_cfg(name), tmp_path / "cut", benchmark=bench, resume=True)
+    assert resumed["finished"]
+    if name == "joint":  # one row: the cut run had already finished
+        assert resumed == part
+    elif name in NOT_RESUMABLE:
+        assert resumed["resumed_from"] == 0
+    else:
+        assert resumed["resumed_from"] == 1
+        assert resumed["accuracy_matrix"] == full["accuracy_matrix"]
+
+
+def test_strategy_specs_and_spellings():
+    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 13
+    assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
+    assert strategy_spec("Generative_Replay").name == "generative-replay"
+    with pytest.raises(ValueError, match="unknown strategy 'nope'"):
+        strategy_spec("nope")
+    # presets share the build and add their defaults; the registry's defaults are not changed by a build
+    assert STRATEGIES["selfrefresh-gan"].build is STRATEGIES["selfrefresh"].build
+    m = AutoHeteroRNN(3, 4, 4)
+    s = make_strategy("selfrefresh_gan", m, torch.optim.Adam(m.parameters()), seq_len=6, train_mb_size=4,
+                      options={"generator_kwargs": {"update_epochs": 1, "hidden_size": 4, "num_layers": 1}})
+    assert isinstance(s.refresh.generator, RecurrentGAN) and s.refresh.generator.seq_len == 6
+    assert STRATEGIES["selfrefresh-gan"].defaults == {"generator": "gan", "generator_kwargs": {"update_epochs": 200}}
+    # the old module keeps its names
+    from selfrefresh.strategies import baselines
+    assert baselines.make_strategy is make_strategy and baselines.NOT_RESUMABLE == NOT_RESUMABLE
+    assert baselines.DEFAULT_OPTIONS["replay"] == {"mem_size": 200}
+
+
+def test_selfrefresh_counts_real_seed_sequences():
+    m = AutoHeteroRNN(3, 4, 4)
+    opt = torch.optim.Adam(m.parameters())
+    plain = make_strategy("selfrefresh", m, opt, seq_len=6)
+    assert stored_real_samples(plain, "selfrefresh") == 0
+    seeded = make_strategy("selfrefresh", m, opt, seq_len=6, options={"generator_kwargs": {"seeds": torch.randn(5, 6, 3)}})
+    assert stored_real_samples(seeded, "selfrefresh") == 5
+    noise = make_strategy("selfrefresh", m, opt, seq_len=6,
+                          options={"generator": "noise", "generator_kwargs": {"seeds": torch.randn(7, 6, 3)}})
+    assert stored_real_samples(noise, "selfrefresh") == 7
+
+
+# --------------------------------------------------------------------------- generators
+
+def test_make_generator_matches_the_strategy_files_own():
+    from selfrefresh.strategies.self_refresh import make_generator as old
+    assert STRATEGY_REVERBERATION_DEFAULTS == {"reverberations": 5, "steer_steps": 10}
+    for name, kw in ((None, {}), ("reverberation", {"seq_len": 5}), ("reverberation", {"steer_steps": 0}),
+                     ("static", {"reverberations": 2}), ("noise", {"seq_len": 4, "steer_steps": 3})):
+        a, b = make_generator(name, **kw), old(name, **kw)
+        assert type(a) is type(b)
+        assert {k: v for k, v in vars(a).items() if k != "_gen"} == {k: v for k, v in vars(b).items() if k != "_gen"}
+    g = Reverberation()
+    assert make_generator(g) is g
+    with pytest.raises(ValueError, match="unknown generator 'nope'"):
+        make_generator("nope")
+    with pytest.raises(TypeError, match="sample"):
+        make_generator(object())
+    gan = make_generator("gan", seq_len=5, n_features=3, num_classes=2, hidden_size=4, num_layers=1)
+    assert isinstance(gan, RecurrentGAN)
+    for name in ("ar-rnn", "ar_rnn", "vae"):
+        assert isinstance(make_generator(name, seq_len=5, n_features=3, num_classes=2, hidden_size=4),
+                          LearnedSequenceGenerator)
+    assert {n for n, s in GENERATORS.items() if s.learned} == {"gan", "ar-rnn", "vae"}
+    assert generator_spec("AR_RNN").name == "ar-rnn"
+
+
+def test_configure_sets_network_classes_and_moments():
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    for g in (Reverberation(seq_len=6, steer_steps=2), Noise(seq_len=6)):
+        assert g.configure(net, classes=[2, 0], moments=(torch.full((3,), 5.0), torch.full((3,), 1e-3))) is g
+        assert g.network is net and g.classes == [2, 0]
+        x = g.sample(16).x
+        assert x.shape == (16, 6, 3)
+        if isinstance(g, Noise):  # seeds drawn around the moments
+            assert (x - 5.0).abs().max() < 0.1
+        g.configure(net)
+        assert g.classes is None and g.mean is None and g.std is None
+    gan = RecurrentGAN(seq_len=6, n_features=3, num_classes=4, hidden_size=4, num_layers=1)
+    gan.configure(net, classes=[1], moments=(torch.zeros(3), torch.ones(3)))
+    assert gan.network is net
+
+    class UserGenerator:  # only the required sample(n): configure_generator sets its network
+        network = None
+
+        def sample(self, n):
+            raise NotImplementedError
+
+    user = configure_generator(UserGenerator(), net, classes=[1])
+    assert user.network is net
+
+
+def test_generator_state_dict_restores_the_random_state():
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    g = Reverberation(seq_len=6, steer_steps=0).configure(net)
+    g.manual_seed(3)
+    g.sample(4)
+    state = g.state_dict()
+    assert set(state) == {"rng", "seq_len"} and state["seq_len"] == 6
+    first = g.sample(4).x
+    other = Reverberation(steer_steps=0).configure(net)
+    other.load_state_dict({k: (v.clone() if torch.is_tensor(v) else v) for k, v in state.items()})
+    assert other.seq_len == 6 and torch.equal(other.sample(4).x, first)
+
+
+# --------------------------------------------------------------------------- layers
+
+# A module may import from its own package and from packages of a lower rank only. streams and
+# metrics are independent low layers (same rank, so neither imports the other).
+LAYERS = {"dynamics": 0, "nn": 0, "metrics": 1, "streams": 1, "benchmarks": 1, "models": 1, "generators": 2,
+          "strategies": 3, "replication": 4, "analysis": 4, "plots": 4, "experiment": 5, "runs": 5, "cli": 6}
+
+
+def _imports(path: Path, package: str):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            names = [target + "." + a.name for a in node.names] if not node.module and node.level else [target]
+            yield from ((node.lineno, t) for t in names)
+        elif isinstance(node, ast.Import):
+            yield from ((node.lineno, a.name) for a in node.names)
+
+
+def test_no_module_imports_from_a_higher_layer():
+    root = Path(__file__).resolve().parents[1] / "selfrefresh"
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent).with_suffix("")
+        parts = list(rel.parts)
+        package = ".".join(parts if path.name == "__init__.py" else parts[:-1])
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if len(parts) < 2:
+            continue  # selfrefresh/__init__.py
+        own = parts[1]
+        assert own in LAYERS, f"{rel}: add the package {own!r} to LAYERS"
+        for line, target in _imports(path, package):
+            tparts = target.split(".")
+            if tparts[0] != "selfrefresh" or len(tparts) < 2 or tparts[1] == own:
+                continue
+            if tparts[1] not in LAYERS or LAYERS[tparts[1]] >= LAYERS[own]:
+                bad.append(f"{rel}:{line} imports {target}")
+    assert not bad, "\n".join(bad)
