@@ -7,6 +7,7 @@ import importlib
 _NAMES = {
     "SelfRefresh": "self_refresh", "SelfRefreshPlugin": "self_refresh", "make_generator": "self_refresh",
     "align_class_weights": "self_refresh", "GANReplayPlugin": "gan_replay", "make_strategy": "baselines",
+    "PaddedCrossEntropyLoss": "losses",
 }
 
 __all__ = list(_NAMES)

@@ -23,6 +23,9 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .._checks import require_model
+from .losses import PaddedCrossEntropyLoss
+
 __all__ = ["STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "make_strategy", "stored_real_samples",
            "strategy_state", "load_strategy_state"]
 
@@ -82,7 +85,8 @@ def make_strategy(name: str, model: nn.Module, optimizer: torch.optim.Optimizer,
         model: the classifier (an :class:`~selfrefresh.models.AutoHeteroRNN` for selfrefresh*
             and generative-replay).
         optimizer: its optimizer.
-        criterion: loss (default cross-entropy).
+        criterion: loss (default cross-entropy, :class:`~selfrefresh.strategies.losses.PaddedCrossEntropyLoss`:
+            evaluating a head smaller than the test labels counts the missing classes as errors).
         options: the strategy's own hyper-parameters, on top of :data:`DEFAULT_OPTIONS`.
         seq_len: sequence length T (the generators of generative-replay and selfrefresh-gan need it;
             the number of features and classes come from ``model.input_size`` / ``num_classes``).
@@ -92,7 +96,8 @@ def make_strategy(name: str, model: nn.Module, optimizer: torch.optim.Optimizer,
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}")
     opts = dict(DEFAULT_OPTIONS.get(name, {}))
     opts.update(options or {})
-    crit = criterion if criterion is not None else nn.CrossEntropyLoss()
+    # cross-entropy that also evaluates a head not yet grown to the test stream's classes
+    crit = criterion if criterion is not None else PaddedCrossEntropyLoss()
     common = {k: v for k, v in common.items() if not (k == "evaluator" and v is None)}
     from avalanche.training.supervised import (AGEM, GEM, Cumulative, JointTraining, LwF, Naive, Replay,
                                                SynapticIntelligence)
@@ -129,6 +134,11 @@ def make_strategy(name: str, model: nn.Module, optimizer: torch.optim.Optimizer,
         return avalanche_generative_replay(model=model, optimizer=optimizer, criterion=crit, **opts, **common)
     # selfrefresh, selfrefresh-fast, selfrefresh-gan
     from .self_refresh import SelfRefresh
+    gen = opts.get("generator", "reverberation")
+    if isinstance(gen, str):
+        # what the named generator will use of the model (a generator instance brings its own checks)
+        needs = {"noise": ("input_size",), "gan": ("input_size", "num_classes")}.get(gen, ("input_size", "run"))
+        require_model(model, f"the {name} strategy", needs)
     if seq_len is not None and opts.get("generator", "reverberation") in ("reverberation", "static", "noise"):
         # known from the start (else set at the first minibatch, which a resumed run lacks
         # before its first pool of pseudo-patterns)
@@ -156,10 +166,8 @@ def _need_seq_len(name: str, seq_len: Optional[int]) -> int:
 
 
 def _model_size(model: nn.Module, attr: str, name: str) -> int:
-    value = getattr(model, attr, None)
-    if value is None:
-        raise ValueError(f"the {name} strategy needs a model with .{attr} (e.g. AutoHeteroRNN)")
-    return int(value)
+    require_model(model, f"the {name} strategy", (attr,))
+    return int(getattr(model, attr))
 
 
 def _plugin(strategy, cls_name: str):
