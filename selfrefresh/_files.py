@@ -137,6 +137,10 @@ def read_audio(path, dtype: str = "float32"):
         raise ImportError("reading audio needs the pip package 'soundfile'") from e
     if p.stat().st_size == 0:
         raise CorruptFileError(f"{p} is not a readable audio file (empty file)", p)
+    missing = _wav_missing_bytes(p)
+    if missing:
+        raise CorruptFileError(f"{p} is not a readable audio file (truncated: {missing} bytes of its data "
+                               "chunk are missing)", p)
     try:
         data, rate = sf.read(str(p), dtype=dtype, always_2d=True)
     except (RuntimeError, ValueError, OSError, EOFError, TypeError, MemoryError, OverflowError,
@@ -149,6 +153,29 @@ def read_audio(path, dtype: str = "float32"):
     if not np.isfinite(data).all():
         raise CorruptFileError(f"{p} is not a readable audio file (NaN or inf samples)", p)
     return data, int(rate)
+
+
+def _wav_missing_bytes(path: Path) -> int:
+    """For a RIFF/WAVE file, how many bytes its ``data`` chunk declares beyond the end of the file
+    (libsndfile silently reads a truncated file as a shorter one); 0 for anything else."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"RIFF":
+            return 0
+        f.seek(8)
+        if f.read(4) != b"WAVE":
+            return 0
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(8)
+            chunk, length = head[:4], int.from_bytes(head[4:], "little")
+            if chunk == b"data":
+                if length in (0, 0xFFFFFFFF):  # streamed files leave the size open
+                    return 0
+                return max(0, length - (size - pos - 8))
+            pos += 8 + length + (length & 1)
+    return 0
 
 
 # --------------------------------------------------------------------------- JSON

@@ -114,7 +114,7 @@ def test_npz_missing_arrays_are_listed(tmp_path):
 
 
 @pytest.mark.skipif(not FSDD.is_dir(), reason="FSDD data not present")
-@pytest.mark.parametrize("damage", ["random", "empty", "text", "truncated"])
+@pytest.mark.parametrize("damage", ["random", "empty", "text", "truncated", "data-cut"])
 def test_fsdd_names_a_corrupt_wav(tmp_path, damage):
     from selfrefresh.benchmarks.audio import fsdd
     folder = tmp_path / "recordings"
@@ -129,8 +129,10 @@ def test_fsdd_names_a_corrupt_wav(tmp_path, damage):
         bad.write_bytes(b"")
     elif damage == "text":
         bad.write_text("RIFF? no, just text\n")
-    else:
+    elif damage == "truncated":
         bad.write_bytes((FSDD / "1_george_7.wav").read_bytes()[:30])
+    else:  # libsndfile would read this as a shorter clip: the declared data size tells it apart
+        bad.write_bytes((FSDD / "1_george_7.wav").read_bytes()[:1000])
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     with pytest.raises(CorruptFileError) as err:
         fsdd(folder, n_experiences=1)
