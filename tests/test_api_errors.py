@@ -369,3 +369,17 @@ def test_nan_in_test_data_is_refused():
                              evaluator=_quiet_evaluator())
     with pytest.raises(ValueError, match="logits contains NaN or inf"):
         strategy.eval(bench.test_stream)
+
+
+def test_stream_labels_must_be_integers():
+    import numpy as np
+    from selfrefresh.benchmarks.base import class_incremental_stream
+    x = np.zeros((4, 3, 2), np.float32)
+    with pytest.raises(TypeError, match=r"train labels must be integer class indices, got float values such as \[0.5"):
+        class_incremental_stream(x, np.array([0.5, 1.0, 0.0, 1.0]), x, np.array([0, 1, 0, 1]), n_experiences=1)
+    with pytest.raises(TypeError, match="test labels must be integer class indices, got dtype <U1"):
+        class_incremental_stream(x, np.array([0, 1, 0, 1]), x, np.array(list("abab")), n_experiences=1)
+    with pytest.raises(ValueError, match="train sequences must be an array"):
+        class_incremental_stream([np.zeros((2, 2)), np.zeros((3, 2))], [0, 1], x, [0, 1, 0, 1], n_experiences=1)
+    bench = class_incremental_stream(x, np.array([0.0, 1.0, 0.0, 1.0]), x, np.array([0, 1, 0, 1]), n_experiences=1)
+    assert bench.num_classes == 2  # whole-number floats are fine
