@@ -44,3 +44,15 @@ def test_speed_training_ratios_per_experience(capsys):
     text = capsys.readouterr().out
     naive_line = next(line for line in text.splitlines() if line.strip().startswith("naive"))
     assert naive_line.split()[3:] == ["1.00", "1.00", "1.00", "1.00"]
+
+
+def test_fuzz_report_counts_every_outcome_and_fails_short_of_the_target():
+    mod = _script("fuzz_report")
+    log = {"tensors": {"a": "clear error", "b": "clear error", "c": "unexpected IndexError"},
+           "files": {"x": "clear error", "y": "NaN result"},
+           "huge values (legal; finite result or clear error)": {"h": "finite result"}}
+    s = mod.summarise(log)
+    assert (s["malformed"], s["clear"], s["bad"], s["nan"], s["legal"]) == (5, 3, 2, 1, 1)
+    text = mod.markdown(s, "14 passed", 12.0, "cmd")
+    assert "**5 distinct malformed inputs, 3 of them (60%)" in text
+    assert "| tensors | 3 | clear error 2, unexpected IndexError 1 |" in text

@@ -60,7 +60,7 @@ def test_every_strategy_trains_checkpoints_and_resumes(tmp_path, bench, name):
 
 
 def test_strategy_specs_and_spellings():
-    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 13
+    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 14
     assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
     with pytest.raises(ValueError, match="unknown strategy 'nope'"):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._checks import require_model
 from ._common import check_sequences
 from .memory import MemoryCurve, horizon_from_curve
 
@@ -199,9 +200,8 @@ def find_attractors(model, seeds: Optional[Tensor] = None, n_seeds: int = 64, re
         tol: clustering tolerance (RMS); default 5 % of the RMS size of the data (or of the end points).
     """
     if seeds is None:
-        f = getattr(model, "input_size", None)
-        if f is None:
-            raise ValueError("seeds=None needs a model with `input_size`; pass seeds=")
+        require_model(model, "find_attractors with seeds=None (or pass seeds=)", ("input_size",))
+        f = model.input_size
         t = seq_len or (data.shape[1] if data is not None else None)
         if t is None:
             raise ValueError("seeds=None needs seq_len= or data=")
@@ -259,6 +259,7 @@ def attractor_evolution(models: Sequence, names: Optional[Sequence[str]] = None,
         t = kwargs.pop("seq_len", None) or (data.shape[1] if data is not None else None)
         if t is None:
             raise ValueError("attractor_evolution: pass seeds=, seq_len= or data=")
+        require_model(m0, "attractor_evolution with seeds=None", ("input_size",))
         dist = "uniform" if getattr(m0, "auto_activation", None) == "sigmoid" else "normal"
         seeds = random_seeds(kwargs.pop("n_seeds", 64), t, m0.input_size,
                              data if dist == "normal" else None, dist, kwargs.pop("seed", 0))

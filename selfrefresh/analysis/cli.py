@@ -30,34 +30,46 @@ from typing import List, Optional, Tuple
 
 import torch
 
+from .._files import CorruptFileError, load_torch_file, short_reason
 from .report import analyse
 
 __all__ = ["load_checkpoint", "analyse_command", "stream_probes"]
 
 
 def load_checkpoint(path, map_location="cpu") -> Tuple[torch.nn.Module, dict]:
-    """Build the :class:`~selfrefresh.models.AutoHeteroRNN` of a checkpoint file: (model, checkpoint dict)."""
+    """Build the :class:`~selfrefresh.models.AutoHeteroRNN` of a checkpoint file: (model, checkpoint dict).
+
+    A missing file raises ``FileNotFoundError``; a damaged or foreign one
+    :class:`~selfrefresh._files.CorruptFileError` (a ``ValueError``) ``"not a valid selfrefresh
+    checkpoint: <path> (<reason>)"``. Nothing is unpickled beyond tensors and plain values.
+    """
     from ..models import AutoHeteroRNN
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    ckpt = load_torch_file(path, map_location)
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "model_state" not in ckpt:
-        keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path}: expected a dict with 'model_config' and 'model_state', got {keys}")
-    config, state = dict(ckpt["model_config"]), ckpt["model_state"]
+        keys = sorted(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CorruptFileError(f"not a valid selfrefresh checkpoint: {path} (expected a dict with "
+                               f"'model_config' and 'model_state', got {keys})", path)
+    config, state = ckpt["model_config"], ckpt["model_state"]
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise CorruptFileError(f"not a valid selfrefresh checkpoint: {path} (model_config and model_state "
+                               "must be dicts)", path)
     try:
         model = AutoHeteroRNN(**config)
-    except TypeError as e:
-        raise ValueError(f"{path}: model_config does not fit AutoHeteroRNN: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise CorruptFileError(f"not a valid selfrefresh checkpoint: {path} (model_config does not fit "
+                               f"AutoHeteroRNN: {short_reason(e)})", path) from None
     head = state.get("classifier.weight")
-    if head is not None and head.shape[0] > model.num_classes:
+    if isinstance(head, torch.Tensor) and head.dim() == 2 and head.shape[0] > model.num_classes:
         model.grow(int(head.shape[0]))
     try:
         model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{path}: model_state does not match model_config: {e}") from None
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as e:
+        raise CorruptFileError(f"not a valid selfrefresh checkpoint: {path} (model_state does not match "
+                               f"model_config: {short_reason(e)})", path) from None
     return model.eval(), ckpt
 
 

@@ -14,6 +14,8 @@ from typing import Optional, Protocol, Sequence, Tuple, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from .._checks import require_model
+
 __all__ = ["PseudoBatch", "PseudoGenerator", "configure_generator", "label_with", "label_transitions"]
 
 
@@ -133,8 +135,7 @@ def label_transitions(network: nn.Module, batch: PseudoBatch) -> PseudoBatch:
     """
     if batch.static:
         raise ValueError("label_transitions needs pseudo-sequences (N, T, F), got static patterns")
-    if not hasattr(network, "run") or not hasattr(network, "rnn"):
-        raise TypeError(f"label_transitions needs an AutoHeteroRNN-like network, got {type(network).__name__}")
+    require_model(network, "label_transitions", ("run", "rnn"))
     was_training = network.training
     network.eval()
     try:

@@ -6,20 +6,34 @@ network. R = 0 is Robins' (1995) pseudo-rehearsal.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int, require_model
 from .base import PseudoBatch, label_with
 
 __all__ = ["Reverberation", "Noise"]
 
 
+def _check_scale(value, name: str, who: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{who}: {name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{who}: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def _check_buffer(seeds) -> Tensor:
     """Seed sequences as a float (N, T, F) tensor, or a clear error."""
-    seeds = torch.as_tensor(seeds, dtype=torch.float32)
-    if seeds.dim() != 3 or seeds.shape[0] == 0:
+    try:
+        seeds = torch.as_tensor(seeds, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"seeds must be 'noise' or a tensor of stored sequences (N, T, F), got "
+                        f"{type(seeds).__name__}") from None
+    if seeds.dim() != 3 or 0 in seeds.shape:
         raise ValueError(f"a seed buffer must be a non-empty (N, T, F) tensor, got {tuple(seeds.shape)}")
     if not torch.isfinite(seeds).all():
         raise ValueError("the seed buffer contains NaN or inf")
@@ -32,10 +46,11 @@ class _SeededSource:
     def __init__(self, network: Optional[nn.Module] = None, seq_len: Optional[int] = None,
                  noise_std: float = 1.0, seeds: Union[str, Tensor] = "noise",
                  buffer_noise: float = 0.1):
+        who = type(self).__name__
         self.network = network
-        self.seq_len = seq_len
-        self.noise_std = float(noise_std)
-        self.buffer_noise = float(buffer_noise)
+        self.seq_len = None if seq_len is None else check_int(seq_len, "seq_len", who, minimum=1)
+        self.noise_std = _check_scale(noise_std, "noise_std", who)
+        self.buffer_noise = _check_scale(buffer_noise, "buffer_noise", who)
         self.mean: Optional[Tensor] = None   # (F,) seed mean, from the data moments (configure)
         self.std: Optional[Tensor] = None    # (F,) seed scale
         self.classes: Optional[Sequence[int]] = None  # classes to steer toward (None: no steering)
@@ -88,11 +103,22 @@ class _SeededSource:
         if state.get("seq_len") is not None:
             self.seq_len = int(state["seq_len"])
 
+    def _needs(self) -> tuple:
+        """The attributes the network must have (an AutoHeteroRNN has them all)."""
+        return ("input_size",) if self.buffer is None else ()
+
     def _network(self) -> nn.Module:
         if self.network is None:
             raise RuntimeError(f"{type(self).__name__} has no network to label (or reverberate) with; "
                                "call .configure(network) (the strategy does this) before sampling")
+        require_model(self.network, type(self).__name__, self._needs())
         return self.network
+
+    def _check_n(self, n) -> int:
+        n = check_int(n, "n", f"{type(self).__name__}.sample")
+        if n < 1:
+            raise ValueError(f"sample(n) needs n >= 1, got {n}")
+        return n
 
     def _device(self):
         return next(self._network().parameters()).device
@@ -101,6 +127,10 @@ class _SeededSource:
         """n seed sequences (n, T, F): noise around the data moments, or perturbed stored ones."""
         net = self._network()
         if self.buffer is not None:
+            f = getattr(net, "input_size", None)
+            if f is not None and self.buffer.shape[-1] != f:
+                raise ValueError(f"{type(self).__name__}: the seed buffer has {self.buffer.shape[-1]} features per "
+                                 f"step, the network takes {f}")
             idx = torch.randint(len(self.buffer), (n,), generator=self._gen)
             x = self.buffer[idx]
             x = x + self.buffer_noise * torch.randn(x.shape, generator=self._gen)
@@ -129,8 +159,7 @@ class Noise(_SeededSource):
     """
 
     def sample(self, n: int) -> PseudoBatch:
-        if n < 1:
-            raise ValueError(f"sample(n) needs n >= 1, got {n}")
+        n = self._check_n(n)
         return label_with(self._network(), self._seed_sequences(n))
 
 
@@ -165,10 +194,13 @@ class Reverberation(_SeededSource):
                  steer_lr: float = 0.1, steer_auto_weight: float = 1.0, seq_len: Optional[int] = None,
                  noise_std: float = 1.0, keep_intermediate: bool = False, buffer_noise: float = 0.1):
         super().__init__(network, seq_len, noise_std, seeds, buffer_noise)
-        if not isinstance(reverberations, int) or reverberations < 0:
+        if isinstance(reverberations, bool) or not isinstance(reverberations, int):
+            raise TypeError(f"Reverberation: reverberations must be an int >= 0, got {reverberations!r}")
+        if reverberations < 0:
             raise ValueError(f"reverberations must be an int >= 0, got {reverberations!r}")
         if mode not in ("sequence", "static"):
             raise ValueError(f"mode must be 'sequence' or 'static', got {mode!r}")
+        steer_steps = check_int(steer_steps, "steer_steps", "Reverberation")
         if steer_steps < 0:
             raise ValueError(f"steer_steps must be >= 0, got {steer_steps}")
         self.reverberations = reverberations
@@ -177,6 +209,11 @@ class Reverberation(_SeededSource):
         self.steer_lr = float(steer_lr)
         self.steer_auto_weight = float(steer_auto_weight)
         self.keep_intermediate = keep_intermediate
+
+    def _needs(self) -> tuple:
+        if self.mode == "static":
+            return ("input_size", "state_size", "step")
+        return super()._needs() + ("run", "reconstruct")
 
     # -- sequences ----------------------------------------------------------------------------
     def _steer(self, net: nn.Module, x: Tensor, target: Tensor) -> Tensor:
@@ -253,8 +290,7 @@ class Reverberation(_SeededSource):
 
     def sample(self, n: int) -> PseudoBatch:
         """n pseudo-patterns (more when ``keep_intermediate``), labelled by the network."""
-        if n < 1:
-            raise ValueError(f"sample(n) needs n >= 1, got {n}")
+        n = self._check_n(n)
         if self.mode == "static":
             return self._sample_static(n)
         return self._sample_sequences(n)

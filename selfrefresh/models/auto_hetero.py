@@ -14,6 +14,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_finite, check_int, check_tensor
 from ..nn import make_layer
 
 __all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]
@@ -35,17 +36,21 @@ class AutoHeteroOutput(NamedTuple):
     final_state: object
 
 
-def _check_finite_input(x: Tensor, input_size: int) -> None:
+def _check_finite_input(x: Tensor, input_size: int, dtype: Optional[torch.dtype] = None, name: str = "x",
+                        rank: int = 3) -> None:
+    """x (batch, time, F) (or (batch, F) with ``rank=2``): a finite float tensor of the model's dtype."""
     if not isinstance(x, Tensor):
         raise TypeError(f"AutoHeteroRNN: expected a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 3:
-        raise ValueError(f"AutoHeteroRNN: expected input of shape (batch, time, {input_size}), "
-                         f"got shape {tuple(x.shape)}")
+    if x.dim() != rank:
+        shape = f"(batch, time, {input_size})" if rank == 3 else f"(batch, {input_size})"
+        raise ValueError(f"AutoHeteroRNN: expected {name} of shape {shape}, got shape {tuple(x.shape)}")
     if x.shape[-1] != input_size:
         raise ValueError(f"AutoHeteroRNN: expected {input_size} features per step, got {x.shape[-1]} "
-                         f"(input shape {tuple(x.shape)})")
-    if x.shape[1] == 0:
+                         f"({name} shape {tuple(x.shape)})")
+    if rank == 3 and x.shape[1] == 0:
         raise ValueError("AutoHeteroRNN: got a sequence with 0 time steps")
+    check_tensor(x, name, "AutoHeteroRNN", dtype=dtype)
+    check_finite(x, name, "AutoHeteroRNN")
 
 
 class AutoHeteroRNN(nn.Module):
@@ -72,8 +77,13 @@ class AutoHeteroRNN(nn.Module):
         super().__init__()
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_classes", num_classes), ("num_layers", num_layers)):
-            if not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"AutoHeteroRNN: {name} must be a positive int, got {type(v).__name__} {v!r}")
+            if v < 1:
                 raise ValueError(f"AutoHeteroRNN: {name} must be a positive int, got {v!r}")
+        if not isinstance(cell, str):
+            raise TypeError(f"AutoHeteroRNN: cell must be a str ('srn', 'rnn', 'gru' or 'lstm'), got "
+                            f"{type(cell).__name__}")
         if auto_activation not in (None, "sigmoid"):
             raise ValueError(f"auto_activation must be None or 'sigmoid', got {auto_activation!r}")
         self.input_size = input_size
@@ -97,7 +107,11 @@ class AutoHeteroRNN(nn.Module):
         return self.rnn.state_size
 
     def grow(self, num_classes: int) -> None:
-        """Enlarge the class head to ``num_classes`` outputs; old rows are kept unchanged."""
+        """Enlarge the class head to ``num_classes`` outputs; old rows are kept unchanged.
+
+        ``num_classes`` must be an int (TypeError otherwise) no smaller than the current head.
+        """
+        num_classes = check_int(num_classes, "num_classes", "AutoHeteroRNN.grow", minimum=1)
         old = self.classifier
         if num_classes < old.out_features:
             raise ValueError(f"cannot shrink the class head from {old.out_features} to {num_classes}")
@@ -110,15 +124,28 @@ class AutoHeteroRNN(nn.Module):
         self.classifier = new
 
     # -- passes -------------------------------------------------------------------------------
+    @property
+    def _dtype(self) -> torch.dtype:
+        return self.classifier.weight.dtype
+
+    def _check_logits(self, logits: Tensor, x: Tensor) -> Tensor:
+        """No NaN leaves the model: non-finite logits from finite input mean overflow or broken weights."""
+        if not bool(torch.isfinite(logits).all()):
+            if not all(bool(torch.isfinite(p).all()) for p in self.parameters()):
+                raise ValueError("AutoHeteroRNN: the model's parameters contain NaN or inf (training diverged?)")
+            raise ValueError(f"AutoHeteroRNN: x has values too large for the network (max |x| = "
+                             f"{float(x.detach().abs().max()):.3g}) and gave NaN or inf outputs; scale the input")
+        return logits
+
     def _auto(self, features: Tensor) -> Tensor:
         r = self.auto_head(features)
         return torch.sigmoid(r) if self.auto_activation == "sigmoid" else r
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, T, F) -> class logits (B, C) from the final step."""
-        _check_finite_input(x, self.input_size)
+        _check_finite_input(x, self.input_size, self._dtype)
         out, _ = self.rnn(x)
-        return self.classifier(out[:, -1])
+        return self._check_logits(self.classifier(out[:, -1]), x)
 
     def run(self, x: Tensor, state=None, with_context: bool = True) -> AutoHeteroOutput:
         """Full pass: logits, per-step logits, features, reconstructions and their targets.
@@ -129,10 +156,12 @@ class AutoHeteroRNN(nn.Module):
         from the fused outputs; LSTM (whose cell state the fused kernel does not return) and
         stacked layers step the shared cells.
         """
-        _check_finite_input(x, self.input_size)
+        _check_finite_input(x, self.input_size, self._dtype)
         b, t, _ = x.shape
         if state is None:
             state = self.rnn.init_state(b, x.device, x.dtype)
+        else:
+            self.rnn._check_state(state, b, "AutoHeteroRNN.run", x.dtype)
         if not with_context:
             out, final = self.rnn(x, state)
             recon, recon_target = self._auto(out)[..., : self.input_size], x.detach()
@@ -151,7 +180,7 @@ class AutoHeteroRNN(nn.Module):
                 contexts = torch.stack(ctx, 1)
             recon = self._auto(out)
             recon_target = torch.cat([x, contexts], dim=-1).detach()
-        return AutoHeteroOutput(self.classifier(out[:, -1]), self.classifier(out), out,
+        return AutoHeteroOutput(self._check_logits(self.classifier(out[:, -1]), x), self.classifier(out), out,
                                 recon, recon_target, final)
 
     def step(self, x_t: Tensor, context: Optional[Tensor] = None):
@@ -160,21 +189,27 @@ class AutoHeteroRNN(nn.Module):
         x_t (B, F), context (B, S) or None (initial state) ->
         (logits (B, C), recon (B, F + S), next context (B, S)).
         """
+        _check_finite_input(x_t, self.input_size, self._dtype, "x_t", rank=2)
         if context is None:
             state = self.rnn.init_state(x_t.shape[0], x_t.device, x_t.dtype)
         else:
+            check_tensor(context, "context", "AutoHeteroRNN.step", 2, f"(batch, {self.state_size})", x_t.dtype)
+            if tuple(context.shape) != (x_t.shape[0], self.state_size):
+                raise ValueError(f"AutoHeteroRNN.step: context must have shape ({x_t.shape[0]}, {self.state_size}), "
+                                 f"got {tuple(context.shape)}")
+            check_finite(context, "context", "AutoHeteroRNN.step")
             state = self.rnn.unflatten_state(context)
         y, new_state = self.rnn.step(x_t, state)
-        return self.classifier(y), self._auto(y), self.rnn.flatten_state(new_state)
+        return self._check_logits(self.classifier(y), x_t), self._auto(y), self.rnn.flatten_state(new_state)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """The item part of the auto output for a whole sequence: x (B, T, F) -> (B, T, F)."""
-        _check_finite_input(x, self.input_size)
+        _check_finite_input(x, self.input_size, self._dtype)
         out, _ = self.rnn(x)
         return self._auto(out)[..., : self.input_size]
 
     def features(self, x: Tensor) -> Tensor:
         """Final top-layer hidden state (B, H): the embedding the class head reads."""
-        _check_finite_input(x, self.input_size)
+        _check_finite_input(x, self.input_size, self._dtype)
         out, _ = self.rnn(x)
         return out[:, -1]

@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch import _VF
 
+from .._checks import check_tensor
+
 State = Union[Tensor, Tuple[Tensor, Tensor]]
 
 __all__ = [
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-def _check_input(x: Tensor, input_size: int, what: str, rank: int) -> None:
+def _check_input(x: Tensor, input_size: int, what: str, rank: int, dtype: Optional[torch.dtype] = None) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{what}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != rank:
@@ -37,6 +39,30 @@ def _check_input(x: Tensor, input_size: int, what: str, rank: int) -> None:
     if x.shape[-1] != input_size:
         raise ValueError(f"{what}: expected {input_size} input features, got {x.shape[-1]} "
                          f"(input shape {tuple(x.shape)})")
+    if rank == 3 and x.shape[1] == 0:
+        raise ValueError(f"{what}: got a sequence with 0 time steps (input shape {tuple(x.shape)})")
+    check_tensor(x, "input", what, dtype=dtype)
+
+
+def _check_state_tensor(t, shape: tuple, what: str, name: str, dtype=None) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{what}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{what}: {name} must have shape {shape}, got {tuple(t.shape)}")
+    if not t.is_floating_point() or (dtype is not None and t.dtype != dtype):
+        raise TypeError(f"{what}: {name} must have dtype {dtype or 'float'}, got {t.dtype}")
+
+
+def _check_state(state, shape: tuple, lstm: bool, what: str, dtype=None) -> None:
+    """A recurrent state: a tensor of ``shape``, or for LSTM a pair (h, c) of such tensors."""
+    if lstm:
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"{what}: an LSTM state must be a pair (h, c) of tensors of shape {shape}, "
+                            f"got {type(state).__name__}")
+        _check_state_tensor(state[0], shape, what, "state h", dtype)
+        _check_state_tensor(state[1], shape, what, "state c", dtype)
+    else:
+        _check_state_tensor(state, shape, what, "state", dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -80,9 +106,12 @@ class _Cell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
     def _prepare(self, x: Tensor, state):
-        _check_input(x, self.input_size, type(self).__name__, 2)
+        what = type(self).__name__
+        _check_input(x, self.input_size, what, 2, self.weight_ih.dtype)
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
+        else:
+            _check_state(state, (x.shape[0], self.hidden_size), self.gates == 4, what, x.dtype)
         return state
 
 
@@ -190,6 +219,9 @@ class _LayerMixin:
 
     def unflatten_state(self, flat: Tensor) -> State:
         """(B, state_size) -> the layer's state layout."""
+        if not isinstance(flat, Tensor):
+            raise TypeError(f"expected a flat state tensor of shape (batch, {self.state_size}), "
+                            f"got {type(flat).__name__}")
         if flat.dim() != 2 or flat.shape[1] != self.state_size:
             raise ValueError(f"expected a flat state of shape (batch, {self.state_size}), got {tuple(flat.shape)}")
         b = flat.shape[0]
@@ -202,9 +234,12 @@ class _LayerMixin:
 
         x_t (B, F) -> (y_t (B, H), new state in the layer's layout).
         """
-        _check_input(x_t, self.input_size, f"{type(self).__name__}.step", 2)
+        what = f"{type(self).__name__}.step"
+        _check_input(x_t, self.input_size, what, 2, self.weight_ih_l0.dtype)
         if state is None:
             state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+        else:
+            self._check_state(state, x_t.shape[0], what, x_t.dtype)
         new_h, new_c = [], []
         inp = x_t
         for i, cell in enumerate(self._cells()):
@@ -220,8 +255,14 @@ class _LayerMixin:
         h = torch.stack(new_h)
         return inp, ((h, torch.stack(new_c)) if self.is_lstm else h)
 
-    def _check_seq(self, x: Tensor) -> None:
-        _check_input(x, self.input_size, type(self).__name__, 3)
+    def _check_state(self, state, batch: int, what: str, dtype=None) -> None:
+        _check_state(state, (self.num_layers, batch, self.hidden_size), self.is_lstm, what, dtype)
+
+    def _check_seq(self, x: Tensor, state=None) -> None:
+        what = type(self).__name__
+        _check_input(x, self.input_size, what, 3, self.weight_ih_l0.dtype)
+        if state is not None:
+            self._check_state(state, x.shape[0], what, x.dtype)
 
 
 class RNN(_LayerMixin, nn.RNN):
@@ -234,7 +275,7 @@ class RNN(_LayerMixin, nn.RNN):
                          batch_first=True, dropout=dropout)
 
     def forward(self, x: Tensor, state: Optional[Tensor] = None):
-        self._check_seq(x)
+        self._check_seq(x, state)
         return super().forward(x, state)
 
 
@@ -247,7 +288,7 @@ class GRU(_LayerMixin, nn.GRU):
         super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=True, dropout=dropout)
 
     def forward(self, x: Tensor, state: Optional[Tensor] = None):
-        self._check_seq(x)
+        self._check_seq(x, state)
         return super().forward(x, state)
 
 
@@ -261,7 +302,7 @@ class LSTM(_LayerMixin, nn.LSTM):
         super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=True, dropout=dropout)
 
     def forward(self, x: Tensor, state=None):
-        self._check_seq(x)
+        self._check_seq(x, state)
         return super().forward(x, state)
 
 
@@ -284,7 +325,7 @@ class SRN(_LayerMixin, nn.RNN):
         self.nonlinearity = nonlinearity  # set after nn.RNN's own checks
 
     def forward(self, x: Tensor, state: Optional[Tensor] = None):
-        self._check_seq(x)
+        self._check_seq(x, state)
         if self.nonlinearity == "tanh":
             return nn.RNN.forward(self, x, state)
         if state is None:

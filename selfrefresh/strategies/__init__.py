@@ -12,6 +12,7 @@ _NAMES = {
     "SelfRefreshConfig": "self_refresh", "DualMemory": "self_refresh",
     "align_class_weights": "self_refresh", "GANReplayPlugin": "gan_replay", "make_strategy": "registry",
     "STRATEGIES": "registry", "StrategySpec": "spec", "avalanche_generative_replay": "generative_replay",
+    "PaddedCrossEntropyLoss": "losses",
 }
 
 __all__ = list(_NAMES)

@@ -27,6 +27,7 @@ from torch import nn
 from .baselines import AVALANCHE_BASELINES
 from .generative_replay import GENERATIVE_REPLAY
 from .selfrefresh_specs import SELFREFRESH, SELFREFRESH_SPECS
+from .losses import PaddedCrossEntropyLoss
 from .spec import BuildArgs, StrategySpec
 
 __all__ = ["STRATEGIES", "STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "SELFREFRESH_NAMES", "StrategySpec",
@@ -72,7 +73,7 @@ def make_strategy(name: str, model: nn.Module, optimizer: torch.optim.Optimizer,
     spec = strategy_spec(name)
     common = {k: v for k, v in common.items() if not (k == "evaluator" and v is None)}
     return spec.build(BuildArgs(name=spec.name, model=model, optimizer=optimizer,
-                                criterion=criterion if criterion is not None else nn.CrossEntropyLoss(),
+                                criterion=criterion if criterion is not None else PaddedCrossEntropyLoss(),
                                 options=spec.options(options), seq_len=seq_len, common=common))
 
 

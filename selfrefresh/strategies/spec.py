@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 from torch import nn
 
+from .._checks import require_model
+
 __all__ = ["StrategySpec", "BuildArgs", "find_plugin", "need_seq_len", "model_size", "no_state", "nothing_stored"]
 
 
@@ -103,7 +105,5 @@ def need_seq_len(name: str, seq_len: Optional[int]) -> int:
 
 
 def model_size(model: nn.Module, attr: str, name: str) -> int:
-    value = getattr(model, attr, None)
-    if value is None:
-        raise ValueError(f"the {name} strategy needs a model with .{attr} (e.g. AutoHeteroRNN)")
-    return int(value)
+    require_model(model, f"the {name} strategy", (attr,))
+    return int(getattr(model, attr))

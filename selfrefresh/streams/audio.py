@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .._files import CorruptFileError, load_npz, read_audio
 from .base import class_incremental_stream, default_data_root, first_experience_classes
 from .features import SAMPLE_RATE, Standardizer, audio_features, fix_length, resample, waveforms_to_features
 
@@ -45,12 +46,12 @@ def default_cache_dir() -> Path:
 
 
 def load_wav(path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read a WAV/FLAC file with soundfile (no FFmpeg): float32 mono (L,) resampled to ``sample_rate``."""
-    try:
-        import soundfile as sf
-    except ImportError as e:
-        raise ImportError("reading audio needs the pip package 'soundfile'") from e
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    """Read a WAV/FLAC file with soundfile (no FFmpeg): float32 mono (L,) resampled to ``sample_rate``.
+
+    An empty, corrupt or non-audio file raises :class:`~selfrefresh._files.CorruptFileError`
+    (a ``ValueError``) naming it.
+    """
+    data, rate = read_audio(path, dtype="float32")
     return resample(data.mean(axis=1), rate, sample_rate)
 
 
@@ -126,10 +127,13 @@ def _synthesize_clips(words, voices, speeds, pitches, cache_dir, engine, progres
         folder = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
         path = folder / f"speech-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
         if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) == key:
-                    audio, bounds = data["audio"], data["offsets"]  # each data[...] reads the file again
-                    return [audio[a:b] for a, b in zip(bounds[:-1], bounds[1:])], data["meta"]
+            try:
+                data = load_npz(path, ("key", "audio", "offsets", "meta"), what="speech cache")
+            except CorruptFileError:
+                data = None  # a damaged cache file is a cache miss: synthesised again and replaced
+            if data is not None and str(data["key"]) == key:
+                audio, bounds = data["audio"], data["offsets"]
+                return [audio[a:b] for a, b in zip(bounds[:-1], bounds[1:])], data["meta"]
 
     from tqdm.auto import tqdm
     from .speech_synth import load_espeak

@@ -70,6 +70,35 @@ def default_data_root() -> Path:
                             + ", ".join(str(p) for p in candidates))
 
 
+def _as_sequences(x, name: str) -> torch.Tensor:
+    try:
+        arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} sequences must be an array (N, T, F) of equal-length sequences") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} sequences must be a numeric array (N, T, F), got dtype {arr.dtype}")
+    return torch.as_tensor(arr, dtype=torch.float32)
+
+
+def _as_labels(y, name: str) -> torch.Tensor:
+    """Integer class labels (N,); float labels only when every value is a whole number."""
+    try:
+        arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} labels must be a flat array (N,) of class indices") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} labels must have shape (N,), got {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][:3].tolist()
+            raise TypeError(f"{name} labels must be integer class indices, got float values such as {bad}")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"{name} labels must be integer class indices, got dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} labels must be >= 0, got {arr.min()}")
+    return torch.as_tensor(arr.astype(np.int64))
+
+
 def class_incremental_stream(train_x, train_y, test_x, test_y, *, n_experiences: int,
                              class_order: Optional[Sequence[int]] = None, seed: int = 0,
                              class_names: Optional[Sequence[str]] = None):
@@ -90,10 +119,8 @@ def class_incremental_stream(train_x, train_y, test_x, test_y, *, n_experiences:
     """
     from avalanche.benchmarks.scenarios.supervised import class_incremental_benchmark
 
-    tx = torch.as_tensor(np.asarray(train_x), dtype=torch.float32)
-    ex = torch.as_tensor(np.asarray(test_x), dtype=torch.float32)
-    ty = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
-    ey = torch.as_tensor(np.asarray(test_y), dtype=torch.long)
+    tx, ex = _as_sequences(train_x, "train"), _as_sequences(test_x, "test")
+    ty, ey = _as_labels(train_y, "train"), _as_labels(test_y, "test")
     for name, x, y in (("train", tx, ty), ("test", ex, ey)):
         if x.dim() != 3:
             raise ValueError(f"{name} sequences must have shape (N, T, F), got {tuple(x.shape)}")

@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .._files import load_npz
 from .base import class_incremental_stream, default_data_root, first_experience_classes
 from .features import Standardizer, pad_sequences
 
@@ -35,11 +36,7 @@ def load_uea(name: str, root=None) -> dict:
     path = root / f"{name}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"UEA data file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in _KEYS if k not in data.files]
-        if missing:
-            raise ValueError(f"{path} lacks arrays {missing}")
-        arrays = {k: data[k] for k in _KEYS}
+    arrays = load_npz(path, _KEYS, what="UEA data file")
     for split in ("train", "test"):
         x, y, n = arrays[f"X_{split}"], arrays[f"y_{split}"], arrays[f"len_{split}"]
         if x.ndim != 3 or len(x) != len(y) or len(x) != len(n) or len(x) == 0:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .._files import CorruptFileError, load_torch_file
 from .base import class_incremental_stream, resolve_class_order
 from .frame_encoders import encode_frames, resolve_frame_encoder
 
@@ -486,8 +487,16 @@ def video_folder(root, layout: str = "folder", *, annotation_path=None, fold: in
         key = json.dumps([str(root.resolve()), layout, str(ann), fold, names, frames, size, repr(enc), seed,
                           test_fraction, [str(p) for p, _ in train + test]])
         cache = Path(cache_dir) / f"video_folder_{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+    cached = None
     if cache is not None and cache.is_file():
-        tx, ty, ex, ey = torch.load(cache, weights_only=True)
+        try:
+            cached = load_torch_file(cache, what="video cache")
+        except CorruptFileError:
+            cached = None  # a damaged cache file is a cache miss: decoded again and replaced
+        if not (isinstance(cached, (tuple, list)) and len(cached) == 4):
+            cached = None
+    if cached is not None:
+        tx, ty, ex, ey = cached
     else:
         tx, ty = _decode_all(train, frames, size, enc, "decode train", progress)
         ex, ey = _decode_all(test, frames, size, enc, "decode test", progress)

@@ -48,6 +48,10 @@ class SelfRefreshConfig:
             on NET2's pseudo-sequences of the old classes and the current real sequences of the
             new ones, which corrects the bias toward the newest classes; 0: none.
         calibrate_lr: Adam learning rate of that calibration.
+        calibrate_on: the old classes' side of the calibration: ``"pseudo"`` (NET1's features of
+            NET2's pseudo-sequences), ``"prototypes"`` (features drawn from each old class's running
+            feature mean and variance, kept as statistics like the data moments and moved by the
+            drift NET1's features show on the current data: hidden-state replay), or ``"both"``.
         align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
             the old ones' mean norm.
         transfer: ``"copy"`` (NET2 copies NET1's weights) or ``"pseudo"`` (NET2 learns NET1's
@@ -78,6 +82,7 @@ class SelfRefreshConfig:
     real_distill_weight: float = 0.0
     calibrate_steps: int = 0
     calibrate_lr: float = 1e-2
+    calibrate_on: str = "pseudo"
     align_weights: bool = False
     transfer: str = "copy"
     transfer_steps: int = 300
@@ -88,7 +93,8 @@ class SelfRefreshConfig:
     def __post_init__(self):
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
-                   "transfer": ("pseudo", "copy")}
+                   "transfer": ("pseudo", "copy"),
+                   "calibrate_on": ("pseudo", "prototypes", "both")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)

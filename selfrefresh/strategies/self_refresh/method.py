@@ -54,6 +54,7 @@ class DualMemory:
         self.known: Optional[Tensor] = None
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
+        self.prototypes: dict = {}          # class -> (mean (H,), var (H,)) of NET1's features on it
         self.pool = PseudoPool()
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
@@ -135,8 +136,13 @@ class DualMemory:
                        dataset=None) -> None:
         """After an experience: calibrate NET1's head, move NET1's knowledge to NET2."""
         cfg = self.config
-        if cfg.calibrate_steps and self.storage is not None and real_x is not None:
-            self._calibrate_head(model, real_x.to(device), real_y.to(device))
+        if real_x is not None:
+            real_x, real_y = real_x.to(device), real_y.to(device)
+            if self.storage is not None and self.prototypes:
+                self._move_prototypes(model, real_x)
+            if cfg.calibrate_steps and self.storage is not None:
+                self._calibrate_head(model, real_x, real_y)
+            self._record_prototypes(model, real_x, real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -322,26 +328,61 @@ class DualMemory:
         return loss + cfg.context_weight * F.mse_loss(nxt, nxt_t)
 
     # -- after the experience --------------------------------------------------------------------
+    @staticmethod
+    def _features(model: nn.Module, x: Tensor) -> Tensor:
+        """The class head's input for x (N, T, F) -> (N, H), in eval mode, no graph."""
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                return torch.cat([model.features(c) for c in x.split(512)])
+        finally:
+            model.train(was_training)
+
+    def _record_prototypes(self, model: nn.Module, x: Tensor, y: Tensor) -> None:
+        """Each class's feature mean and variance on the experience's real sequences (statistics)."""
+        if not hasattr(model, "features"):
+            return
+        feats = self._features(model, x)
+        for c in y.unique().tolist():
+            f = feats[y == c]
+            self.prototypes[int(c)] = (f.mean(0).cpu(), f.var(0, unbiased=False).cpu() if len(f) > 1
+                                       else torch.zeros_like(f[0]).cpu())
+
+    def _move_prototypes(self, model: nn.Module, x: Tensor) -> None:
+        """Move the old classes' feature means by the drift NET1's features show on x, NET2 being
+        the network they were recorded with (semantic drift compensation, Yu et al. 2020)."""
+        if not hasattr(model, "features"):
+            return
+        drift = (self._features(model, x) - self._features(self.storage, x)).mean(0).cpu()
+        self.prototypes = {c: (m + drift, v) for c, (m, v) in self.prototypes.items()}
+
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
-        """Class-balanced training of NET1's class head on frozen features: NET2's pseudo-sequences
-        for the old classes (labelled by NET2's argmax), the experience's real sequences for the new."""
+        """Class-balanced training of NET1's class head on frozen features: the experience's real
+        sequences for the new classes; NET2's pseudo-sequences (labelled by its argmax) and/or
+        features drawn from the old classes' prototypes for the old ones."""
         head = getattr(model, "classifier", None)
         if not isinstance(head, nn.Linear) or not hasattr(model, "features"):
             return
         cfg = self.config
         old = torch.nonzero(self.known).flatten().tolist()
         per_class = max(cfg.pool_per_class, int(math.ceil(len(real_x) / max(1, len(self.current)))))
-        pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
-        if pseudo.static:
-            return
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            feats = torch.cat([model.features(real_x), model.features(pseudo.x.to(real_x.device))])
-        model.train(was_training)
-        known = self.known.to(pseudo.logits.device)
-        pseudo_y = pseudo.logits.masked_fill(~known[: pseudo.logits.shape[1]], float("-inf")).argmax(1)
-        labels = torch.cat([real_y, pseudo_y.to(real_y.device)])
+        feats, labels = [self._features(model, real_x)], [real_y]
+        if cfg.calibrate_on in ("pseudo", "both"):
+            pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
+            if not pseudo.static:
+                feats.append(self._features(model, pseudo.x.to(real_x.device)))
+                known = self.known.to(pseudo.logits.device)
+                masked = pseudo.logits.masked_fill(~known[: pseudo.logits.shape[1]], float("-inf"))
+                labels.append(masked.argmax(1).to(real_y.device))
+        if cfg.calibrate_on in ("prototypes", "both"):
+            for c in old:
+                if c in self.prototypes:
+                    mean, var = (t.to(real_x.device) for t in self.prototypes[c])
+                    noise = torch.randn(per_class, len(mean), device=real_x.device)
+                    feats.append(mean + noise * var.sqrt())
+                    labels.append(torch.full((per_class,), c, dtype=torch.long, device=real_y.device))
+        feats, labels = torch.cat(feats), torch.cat(labels)
         counts = torch.bincount(labels, minlength=head.out_features).float()
         weights = (1.0 / counts.clamp_min(1))[labels]
         opt = torch.optim.Adam(head.parameters(), lr=cfg.calibrate_lr)
@@ -389,6 +430,7 @@ class DualMemory:
             "moments": None if self.moments is None else
             [torch.tensor(self.moments[0], dtype=torch.float64), self.moments[1], self.moments[2]],
             "seq_len": getattr(self.generator, "seq_len", None),
+            "prototypes": {str(c): [m, v] for c, (m, v) in self.prototypes.items()},
         }
 
     def load_state_dict(self, state: dict, model: nn.Module) -> None:
@@ -402,6 +444,7 @@ class DualMemory:
             self.storage = net2.eval()
         self.known = state.get("known")
         self.seen = set(int(c) for c in state.get("seen", []))
+        self.prototypes = {int(c): (m, v) for c, (m, v) in (state.get("prototypes") or {}).items()}
         m = state.get("moments")
         self.moments = None if m is None else [float(m[0]), m[1], m[2]]
         if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):

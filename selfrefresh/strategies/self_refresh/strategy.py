@@ -9,6 +9,7 @@ import torch
 from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 
+from ..losses import PaddedCrossEntropyLoss
 from .config import SelfRefreshConfig
 from .plugin import SelfRefreshPlugin
 
@@ -31,7 +32,8 @@ class SelfRefresh(SupervisedTemplate):
     ``model`` is NET1, an :class:`~selfrefresh.models.AutoHeteroRNN`. Each minibatch runs real
     and pseudo sequences through one fused pass; the loss is the real-data class loss (+ auto
     loss) plus the pseudo-pattern loss. Keyword-only arguments, as in Avalanche's strategies:
-    ``model``, ``optimizer``, ``criterion`` (default cross-entropy; used in evaluation), a
+    ``model``, ``optimizer``, ``criterion`` (default cross-entropy that also evaluates a head not yet grown to the test
+    labels; used in evaluation), a
     ``config`` (:class:`SelfRefreshConfig`) and/or its fields as keywords (e.g.
     ``generator="gan", pseudo_ratio=2``), and those of Avalanche's ``SupervisedTemplate``
     (``train_mb_size`` 32, ``train_epochs`` 1, ``eval_mb_size`` 256, ``device``, ``plugins``,
@@ -48,7 +50,9 @@ class SelfRefresh(SupervisedTemplate):
                             "strategy for a plain classifier")
         for name, v in (("train_mb_size", train_mb_size), ("train_epochs", train_epochs),
                         ("eval_mb_size", eval_mb_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{name} must be an int >= 1, got {type(v).__name__} {v!r}")
+            if v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
         unknown = set(options) - set(SelfRefreshConfig.names())
         if unknown:
@@ -59,7 +63,7 @@ class SelfRefresh(SupervisedTemplate):
         self.refresh = _FusedRefresh(config if config is not None else SelfRefreshConfig(**options))
         kw = {} if evaluator is None else {"evaluator": evaluator}
         super().__init__(model=model, optimizer=optimizer,
-                         criterion=criterion if criterion is not None else nn.CrossEntropyLoss(),
+                         criterion=criterion if criterion is not None else PaddedCrossEntropyLoss(),
                          train_mb_size=train_mb_size, train_epochs=train_epochs, eval_mb_size=eval_mb_size,
                          device=device, plugins=[self.refresh] + list(plugins or []), eval_every=eval_every, **kw)
 

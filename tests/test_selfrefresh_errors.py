@@ -1,0 +1,51 @@
+"""SelfRefresh's own argument checks: at construction, or at the first minibatch for labels."""
+import math
+
+import pytest
+import torch
+
+from selfrefresh.models import AutoHeteroRNN
+
+
+def _strategy(**kwargs):
+    from selfrefresh.strategies import SelfRefresh
+    model = AutoHeteroRNN(3, 4, 2, cell="gru")
+    return SelfRefresh(model=model, optimizer=torch.optim.SGD(model.parameters(), 0.1), **kwargs)
+
+
+@pytest.mark.parametrize("t", [0, 0.0, -1.0, math.nan, math.inf])
+def test_temperature_must_be_positive_and_finite(t):
+    with pytest.raises(ValueError, match="temperature"):
+        _strategy(temperature=t)
+
+
+@pytest.mark.parametrize("epochs, kind", [(0, ValueError), (-3, ValueError), (1.5, TypeError)])
+def test_train_epochs_at_least_one(epochs, kind):
+    with pytest.raises(kind, match="train_epochs"):
+        _strategy(train_epochs=epochs)
+
+
+def test_float_labels_are_refused_by_name():
+    """Checked where SelfRefresh checks each minibatch (its plugin's before_forward)."""
+    strategy = _strategy(train_mb_size=4)
+    x, y = torch.randn(4, 5, 3), torch.tensor([0.0, 1.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match="label"):
+        strategy.refresh.before_forward(_FakeStrategy(strategy.model, x, y))
+
+
+class _FakeStrategy:
+    def __init__(self, model, x, y):
+        self.model, self.mb_x, self.mb_y = model, x, y
+        self.clock = type("C", (), {"train_exp_epochs": 0})()
+
+
+def test_quick_start_pattern_evaluates_before_the_head_grows():
+    """Default criterion: evaluation of a head smaller than the test labels works (PaddedCrossEntropyLoss)."""
+    from selfrefresh.benchmarks.base import class_incremental_stream
+    g = torch.Generator().manual_seed(0)
+    tx = torch.randn(32, 5, 3, generator=g)
+    ty = torch.arange(4).repeat_interleave(8)
+    bench = class_incremental_stream(tx, ty, tx, ty, n_experiences=2)
+    strategy = _strategy(train_mb_size=8)
+    strategy.train(bench.train_stream[0])
+    strategy.eval(bench.test_stream)
