@@ -1,0 +1,125 @@
+"""Tests that fail when a mechanism of the self-refreshing memory is removed: steering,
+reverberation, masking of unknown classes, the plugin's training, calibration."""
+import copy
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from selfrefresh.generators import Reverberation
+from selfrefresh.models import AutoHeteroRNN
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A GRU AutoHeteroRNN trained (class + auto loss) on the 4-class toy sequences."""
+    from conftest import toy_sequences
+    torch.manual_seed(0)
+    x, y = (torch.as_tensor(a) for a in toy_sequences(30, seed=0))
+    m = AutoHeteroRNN(3, 16, 4, cell="gru")
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    for _ in range(150):
+        out = m.run(x, with_context=False)
+        loss = F.cross_entropy(out.logits, y) + F.mse_loss(out.recon, out.recon_target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return m.eval(), x
+
+
+def _generator(net, x, **kw):
+    g = Reverberation(seq_len=x.shape[1], **kw).manual_seed(0)
+    return g.configure(net, classes=[0, 1, 2, 3], moments=(x.reshape(-1, 3).mean(0), x.reshape(-1, 3).std(0)))
+
+
+def test_steering_raises_the_storage_networks_probability_of_the_target_class(trained):
+    net, x = trained
+    steered = _generator(net, x, reverberations=0, steer_steps=10).sample(64)
+    plain = _generator(net, x, reverberations=0, steer_steps=0)
+    plain.configure(net, classes=[0, 1, 2, 3])  # same targets drawn, no steering
+    unsteered = plain.sample(64)
+
+    def p_target(batch, target):
+        return torch.softmax(batch.logits, 1).gather(1, target[:, None]).mean().item()
+    target = steered.classes
+    assert target is not None and len(target.unique()) > 1
+    # steering toward a drawn class makes the network's probability of that class much higher
+    # than on unsteered seeds (chance is 0.25); measured about 0.9 vs 0.3
+    assert p_target(steered, target) > p_target(unsteered, target) + 0.3
+
+
+def test_reverberation_moves_seeds_toward_fixed_points_of_the_auto_map(trained):
+    net, x = trained
+    g = _generator(net, x, reverberations=0, steer_steps=0)
+    seeds = g.sample(64).x
+
+    def residual(z):  # distance to being a fixed point: ||A(z) - z|| per step
+        with torch.no_grad():
+            return (net.reconstruct(z) - z).norm(dim=-1).mean().item()
+    r0 = residual(seeds)
+    r5 = residual(g.reverberate(seeds, 5))
+    r10 = residual(g.reverberate(seeds, 10))
+    assert r5 < 0.5 * r0, (r0, r5)
+    assert r10 <= r5 + 1e-3, (r5, r10)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0, 5.0])
+def test_unknown_classes_get_zero_probability_at_any_temperature(temperature):
+    from selfrefresh.strategies.losses import masked_teacher_probs
+    logits = torch.tensor([[2.0, 1.0, 50.0, -3.0], [0.0, 0.0, 0.0, 9.0]])
+    known = torch.tensor([True, False, False, True])
+    p = masked_teacher_probs(logits, 6, known, temperature)
+    assert p.shape == (2, 6)
+    assert torch.all(p[:, [1, 2, 4, 5]] == 0)
+    assert torch.allclose(p.sum(1), torch.ones(2))
+    assert torch.allclose(p[:, [0, 3]], torch.softmax(logits[:, [0, 3]] / temperature, 1))
+
+
+def _memory_with_storage(net, **options):
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    mem = DualMemory(SelfRefreshConfig(generator_kwargs={"seq_len": 12, "steer_steps": 2}, **options))
+    mem.storage = copy.deepcopy(net).eval()
+    mem.known = torch.tensor([True, True, False, False])
+    mem.current = torch.tensor([2, 3])
+    mem.generator.configure(mem.storage, classes=[0, 1])
+    mem.pool.fill(32, mem.sample)
+    return mem
+
+
+@pytest.mark.parametrize("options", [{}, {"real_loss": "current"}, {"real_distill_weight": 1.0}])
+def test_plugin_loss_in_a_host_strategy_equals_the_strategys_loss(trained, options):
+    """The host's cross-entropy + the plugin's part is exactly SelfRefresh's whole loss: the plugin
+    trains what the strategy trains (it once left out the auto loss on real data)."""
+    net, x = trained
+    student = copy.deepcopy(net).train()
+    xb, yb = x[:16], torch.tensor([2, 3] * 8)
+    mem_a = _memory_with_storage(net, **options)
+    mem_b = copy.deepcopy(mem_a)
+    whole = mem_a.training_loss(student, xb, yb)
+    host = F.cross_entropy(student(xb), yb)
+    plugin = mem_b.training_loss(student, xb, yb, with_class_loss=False)
+    assert torch.allclose(whole, host + plugin, atol=1e-5), (whole, host + plugin)
+    # and the plugin's part includes the auto loss on real data
+    no_auto = copy.deepcopy(mem_a)
+    no_auto.config.real_auto_weight = 0.0
+    assert plugin.item() > no_auto.training_loss(student, xb, yb, with_class_loss=False).item() + 1e-4
+
+
+def test_calibration_removes_the_bias_toward_the_newest_classes(trained):
+    """After calibration on balanced features, old classes are predicted again."""
+    net, x = trained
+    from conftest import toy_sequences
+    student = copy.deepcopy(net)
+    with torch.no_grad():  # a head biased toward the new classes 2 and 3
+        student.classifier.bias[2:] += 20.0
+    xs, ys = (torch.as_tensor(a) for a in toy_sequences(10, seed=3))
+    old = ys < 2
+    before = (student(xs[old]).argmax(1) == ys[old]).float().mean().item()
+    mem = _memory_with_storage(net, calibrate_steps=200, calibrate_on="both")
+    mem._record_prototypes(net, xs[old], ys[old])
+    new = ys >= 2
+    mem._calibrate_head(student, xs[new], ys[new])
+    after_old = (student(xs[old]).argmax(1) == ys[old]).float().mean().item()
+    after_new = (student(xs[new]).argmax(1) == ys[new]).float().mean().item()
+    assert before < 0.1 and after_old > before + 0.5, (before, after_old)
+    assert after_new > 0.6, after_new
