@@ -385,12 +385,11 @@ class DualMemory:
         feats, labels = torch.cat(feats), torch.cat(labels)
         counts = torch.bincount(labels, minlength=head.out_features).float()
         weights = (1.0 / counts.clamp_min(1))[labels]
+        weights = weights / weights.sum()  # every class weighs the same, whatever its count
         opt = torch.optim.Adam(head.parameters(), lr=cfg.calibrate_lr)
-        n = min(len(labels), 256)
-        for _ in range(cfg.calibrate_steps):
-            idx = torch.multinomial(weights, n, replacement=True)
+        for _ in range(cfg.calibrate_steps):  # full batch: a few hundred feature rows
             opt.zero_grad()
-            F.cross_entropy(head(feats[idx]), labels[idx]).backward()
+            (F.cross_entropy(head(feats), labels, reduction="none") * weights).sum().backward()
             opt.step()
 
     def _transfer_pseudo(self, net1: nn.Module, known: Tensor, mb_size: int, device) -> None:
