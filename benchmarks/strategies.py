@@ -36,7 +36,7 @@ SIZES = {"cpu": {"size": "small", "epochs": 25, "hidden_size": 64},
 
 
 def _execute(cells, workers: int, ray_address):
-    from selfrefresh.experiment import run_cell  # importable by worker processes
+    from selfrefresh.runs import run_cell  # importable by worker processes
     if ray_address:
         try:
             import ray
@@ -59,7 +59,7 @@ def _execute(cells, workers: int, ray_address):
 
 def main(argv=None) -> dict:
     from selfrefresh.cli import _key_value
-    from selfrefresh.experiment import aggregate, markdown_table
+    from selfrefresh.runs import aggregate, markdown_table
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--streams", nargs="+", default=list(DEFAULT_STREAMS))
     p.add_argument("--strategies", nargs="+", default=None,

@@ -94,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_many(stream, strategies, seeds, *, out, resume, cell="gru", epochs=30, hidden=64, batch_size=32,
               lr=2e-3, device="auto", size="full", stream_kwargs=None, options=None, quiet=False,
               command=None):
-    from .experiment import RunConfig, collect_summaries, load_stream, markdown_table, aggregate, write_report
-    from .experiment import run_experiment
+    from .runs import RunConfig, collect_summaries, load_stream, markdown_table, aggregate, write_report
+    from .runs import run_experiment
     from .strategies.baselines import STRATEGY_NAMES
-    from .experiment import ExperimentError, resolve_device
+    from .runs import ExperimentError, resolve_device
     for s in strategies:
         if s not in STRATEGY_NAMES:
             raise ExperimentError(f"unknown strategy {s!r}; choose one of: {', '.join(STRATEGY_NAMES)}")
@@ -132,7 +132,7 @@ def _cmd_run(args):
 
 
 def _cmd_demo(args):
-    from .experiment import ExperimentError, load_stream
+    from .runs import ExperimentError, load_stream
     stream = DEMO["stream"]
     try:
         load_stream(stream, DEMO["size"], progress=not args.quiet)
@@ -145,7 +145,7 @@ def _cmd_demo(args):
 
 
 def _cmd_compare(args):
-    from .experiment import aggregate, collect_summaries, markdown_table, write_report
+    from .runs import aggregate, collect_summaries, markdown_table, write_report
     runs = collect_summaries(args.results)
     write_report(runs, args.out, title="selfrefresh comparison",
                  command="selfrefresh compare " + " ".join(shlex.quote(r) for r in args.results))
@@ -155,7 +155,7 @@ def _cmd_compare(args):
 
 
 def _cmd_analyse(args):
-    from .experiment import ExperimentError
+    from .runs import ExperimentError
     path = Path(args.path)
     if not path.exists():
         raise ExperimentError(f"{path} does not exist; give a run folder (with model.pt) or a checkpoint")
@@ -176,7 +176,7 @@ def _cmd_analyse(args):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``selfrefresh`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .experiment import ExperimentError
+    from .runs import ExperimentError
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv

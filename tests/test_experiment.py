@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from selfrefresh.experiment import (ExperimentError, RunConfig, aggregate, collect_summaries, markdown_table,
+from selfrefresh.runs import (ExperimentError, RunConfig, aggregate, collect_summaries, markdown_table,
                                     matrix_metrics, run_dir, run_experiment, write_report)
 from selfrefresh.strategies.baselines import STRATEGY_NAMES, make_strategy
 
