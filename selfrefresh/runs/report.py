@@ -136,7 +136,7 @@ def markdown_table(rows: Sequence[dict]) -> str:
 def write_report(runs: Sequence[dict], out: os.PathLike, title: str = "selfrefresh results",
                  command: Optional[str] = None) -> dict:
     """``report.json``, ``report.md`` and the forgetting-curve PNGs of ``runs`` in ``out``."""
-    from ..plots import plot_forgetting_curves, plot_stream_average
+    from .plots import plot_forgetting_curves, plot_stream_average
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(runs)

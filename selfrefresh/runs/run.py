@@ -19,6 +19,7 @@ Every file is written atomically (:mod:`selfrefresh.runs.io`).
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -100,6 +101,14 @@ def _claim(folder: Path, config: RunConfig, overwrite: bool) -> None:
             elif path.exists():
                 path.unlink()
     write_json(folder / SETTINGS_FILE, {"identity": config.identity()})
+
+
+def _training_sizes(strategy: str, bench) -> list:
+    """How many sequences each training call sees: Joint trains once on all, Cumulative on all so far."""
+    sizes = [len(e.dataset) for e in bench.train_stream]
+    if strategy == "joint":
+        return [sum(sizes)]
+    return list(itertools.accumulate(sizes)) if strategy == "cumulative" else sizes
 
 
 def load_checkpoint(path: os.PathLike) -> dict:
@@ -207,11 +216,10 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
     model, model_config = build_model(info, config.cell, config.hidden_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start = 0 if checkpoint is None else int(checkpoint["finished"])
-    sizes = [len(e.dataset) for e in bench.train_stream]
-    rows = [sum(sizes)] if joint else sizes
     name = f"{config.stream}/{config.strategy}/seed{config.seed}"
-    bar = ProgressBar(name, [math.ceil(n / config.batch_size) * config.epochs for n in rows[start:]],
-                      config.progress)
+    planned = [math.ceil(n / config.batch_size) * config.epochs
+               for n in _training_sizes(config.strategy, bench)[start:]]
+    bar = ProgressBar(name, planned, config.progress)
     with warnings.catch_warnings():
         _silence_warnings()
         evaluator = run_evaluator(folder / "avalanche_logs" / f"from_exp{start}", config.log,
