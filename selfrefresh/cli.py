@@ -92,6 +92,7 @@ def _run_options(p: argparse.ArgumentParser, out: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .benchmarks import STREAM_NAMES
+    from .runs.build import CELLS
     from .strategies.baselines import STRATEGY_NAMES
     p = _Parser(prog="selfrefresh", description="Continual learning of sequences with "
                 "dual self-refreshing recurrent networks (Avalanche strategies).")
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one of: " + ", ".join(STREAM_NAMES) + " (- or _)")
     run.add_argument("--strategy", required=True, nargs="+", metavar="NAME",
                      help="one or more of: " + ", ".join(STRATEGY_NAMES))
-    run.add_argument("--cell", default="gru", help="lstm, gru, rnn or srn (default gru)")
+    run.add_argument("--cell", default="gru", choices=CELLS, help="recurrent cell (default gru)")
     run.add_argument("--seeds", type=_seed, nargs="+", default=[0])
     run.add_argument("--epochs", type=_positive_int, default=30, help="epochs per experience (default 30)")
     run.add_argument("--hidden", type=_positive_int, default=64, help="recurrent units (default 64)")

@@ -10,7 +10,7 @@ import torch
 from .config import canonical_stream
 from .errors import ExperimentError, one_line
 
-__all__ = ["STREAM_PRESETS", "resolve_device", "stream_kwargs_for", "load_stream", "stream_info", "build_model"]
+__all__ = ["CELLS", "check_model_settings", "STREAM_PRESETS", "resolve_device", "stream_kwargs_for", "load_stream", "stream_info", "build_model"]
 
 # Reduced sizes (``size="small"``): tests, the demo, the CPU benchmark. Keys a stream function
 # does not take are ignored.
@@ -84,7 +84,7 @@ def load_stream(name: str, size: str = "full", extra: Optional[dict] = None, pro
         except FileNotFoundError as err:
             raise ExperimentError(f"stream {name!r}: data not found ({one_line(err)}); put the data in place, "
                                   "set SELFREFRESH_DATA, or pass --stream-arg root=PATH") from None
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, KeyError, IndexError) as err:
             raise ExperimentError(f"stream {name!r}: {one_line(err)}") from None
     return _STREAM_CACHE[key]
 
@@ -106,13 +106,21 @@ def stream_info(benchmark) -> dict:
             "n_experiences": len(benchmark.train_stream)}
 
 
+CELLS = ("lstm", "gru", "rnn", "srn")
+
+
+def check_model_settings(cell: str, hidden_size: int) -> None:
+    """One-line errors for a cell name or hidden size :func:`build_model` cannot use."""
+    if cell not in CELLS:
+        raise ExperimentError(f"unknown cell {cell!r}; choose {', '.join(CELLS[:-1])} or {CELLS[-1]}")
+    if not isinstance(hidden_size, int) or isinstance(hidden_size, bool) or hidden_size < 1:
+        raise ExperimentError(f"hidden size must be a positive integer, got {hidden_size!r}")
+
+
 def build_model(info: dict, cell: str = "lstm", hidden_size: int = 64):
     """An :class:`~selfrefresh.models.AutoHeteroRNN` sized for the stream, and its kwargs."""
     from ..models import AutoHeteroRNN
-    if cell not in ("lstm", "gru", "rnn", "srn"):
-        raise ExperimentError(f"unknown cell {cell!r}; choose lstm, gru, rnn or srn")
-    if not isinstance(hidden_size, int) or hidden_size < 1:
-        raise ExperimentError(f"hidden size must be a positive integer, got {hidden_size!r}")
+    check_model_settings(cell, hidden_size)
     config = {"input_size": info["input_size"], "hidden_size": hidden_size,
               "num_classes": info["num_classes"], "cell": cell}
     return AutoHeteroRNN(**config), config

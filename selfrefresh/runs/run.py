@@ -33,7 +33,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .build import build_model, load_stream, resolve_device, stream_info, stream_kwargs_for
+from .build import build_model, check_model_settings, load_stream, resolve_device, stream_info, stream_kwargs_for
 from .config import RunConfig
 from .errors import ExperimentError, one_line
 from .io import atomic_file, read_json, write_json
@@ -59,6 +59,7 @@ def _validate(config: RunConfig) -> None:
         raise ExperimentError(f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGY_NAMES)}")
     if not isinstance(config.seed, int) or isinstance(config.seed, bool) or config.seed < 0:
         raise ExperimentError(f"seed must be a non-negative integer, got {config.seed!r}")
+    check_model_settings(config.cell, config.hidden_size)
     for name in ("epochs", "batch_size"):
         v = getattr(config, name)
         if not isinstance(v, int) or v < 1:
