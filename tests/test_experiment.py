@@ -1,4 +1,4 @@
-"""selfrefresh.experiment: runs, metrics on the accuracy matrix, checkpoints and resume, reports."""
+"""selfrefresh.runs: runs, metrics on the accuracy matrix, checkpoints and resume, reports."""
 import json
 
 import numpy as np

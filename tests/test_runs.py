@@ -238,3 +238,10 @@ def test_threads_default_to_one_and_can_be_set():
             set_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_old_import_path_still_works():
+    import selfrefresh.experiment as old
+    import selfrefresh.runs as new
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(new, name), name
