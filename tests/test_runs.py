@@ -245,3 +245,12 @@ def test_old_import_path_still_works():
     import selfrefresh.runs as new
     for name in old.__all__:
         assert getattr(old, name) is getattr(new, name), name
+
+
+@pytest.mark.parametrize("content", ['{"identity": ', "[1, 2]", '{"identity": 3}'])
+def test_damaged_settings_file_is_named(tmp_path, toy, content):
+    run_experiment(_cfg("naive"), tmp_path, benchmark=toy)
+    settings = run_dir(tmp_path, _cfg("naive")) / "settings.json"
+    settings.write_text(content)
+    with pytest.raises(ExperimentError, match=f"{settings} is damaged"):
+        run_experiment(_cfg("naive"), tmp_path, benchmark=toy, resume=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from typing import Optional
 
 import torch
@@ -73,11 +74,12 @@ def stream_kwargs_for(name: str, size: str = "full", extra: Optional[dict] = Non
 
 
 def load_stream(name: str, size: str = "full", extra: Optional[dict] = None, progress: bool = True):
-    """The Avalanche benchmark of stream ``name`` (cached per process)."""
+    """The Avalanche benchmark of stream ``name`` (cached per process, per arguments and data root)."""
     from ..benchmarks import get_stream
     name = canonical_stream(name)
     kw = stream_kwargs_for(name, size, extra, progress)
-    key = (name, json.dumps({k: v for k, v in kw.items() if k != "progress"}, sort_keys=True, default=list))
+    key = (name, json.dumps({k: v for k, v in kw.items() if k != "progress"}, sort_keys=True, default=list),
+           os.environ.get("SELFREFRESH_DATA"))  # the data root the stream reads when not given root=
     if key not in _STREAM_CACHE:
         try:
             _STREAM_CACHE[key] = get_stream(name)(**kw)

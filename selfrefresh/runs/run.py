@@ -78,17 +78,26 @@ def check_run_dir(out: os.PathLike, config: RunConfig, resume: bool = False, ove
     held = [name for name in _RESULTS if (folder / name).exists()]
     if overwrite or not held:
         return folder
-    settings = folder / SETTINGS_FILE
-    recorded = read_json(settings).get("identity") if settings.exists() else None
-    if recorded is not None and recorded != config.identity():
-        diff = [k for k in config.identity() if config.identity()[k] != recorded.get(k)]
-        what = ", ".join(f"{k} {recorded.get(k)!r} there, {config.identity()[k]!r} here" for k in diff)
+    recorded, wanted = _recorded_identity(folder / SETTINGS_FILE), config.identity()
+    if recorded is not None and recorded != wanted:
+        diff = [k for k in wanted if wanted[k] != recorded.get(k)]
+        what = ", ".join(f"{k} {recorded.get(k)!r} there, {wanted[k]!r} here" for k in diff)
         raise ExperimentError(f"{folder} holds a run with other settings ({what}); use another --out, "
                               "or --overwrite to replace it")
     if not resume:
         raise ExperimentError(f"{folder} already holds this run; use --resume to continue it or "
                               "--overwrite to replace it")
     return folder
+
+
+def _recorded_identity(path: Path) -> Optional[dict]:
+    """The identity a settings file records (``None`` without the file: a folder of an older version)."""
+    if not path.exists():
+        return None
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
+        raise ExperimentError(f"{path} is damaged: no settings recorded; delete it or use --overwrite")
+    return data["identity"]
 
 
 def _claim(folder: Path, config: RunConfig, overwrite: bool) -> None:
