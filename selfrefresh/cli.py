@@ -152,6 +152,9 @@ def _run_many(stream, strategies, seeds, *, out, resume=False, overwrite=False, 
         if s not in STRATEGY_NAMES:
             raise ExperimentError(f"unknown strategy {s!r}; choose one of: {', '.join(STRATEGY_NAMES)}")
     own_options = options_for(strategies, dict(options or {}))
+    if log:
+        from .runs.evaluation import check_loggers
+        check_loggers(log)
     resolve_device(device)  # fail early on impossible settings
     stream = canonical_stream(stream)
     load_stream(stream, size, stream_kwargs, progress=not quiet)

@@ -254,3 +254,14 @@ def test_damaged_settings_file_is_named(tmp_path, toy, content):
     settings.write_text(content)
     with pytest.raises(ExperimentError, match=f"{settings} is damaged"):
         run_experiment(_cfg("naive"), tmp_path, benchmark=toy, resume=True)
+
+
+def test_wandb_too_new_for_avalanche_is_a_one_line_error(tmp_path, toy, monkeypatch):
+    import types
+    fake = types.ModuleType("wandb")
+    fake.__version__ = "9.9"
+    fake.util = types.SimpleNamespace()  # no generate_id, no wandb.viz: what Avalanche 0.6 calls
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    with pytest.raises(ExperimentError, match="wandb 9.9 lacks wandb.viz and wandb.util.generate_id"):
+        run_experiment(_cfg("naive", log=("wandb",)), tmp_path, benchmark=toy)
+    assert list(tmp_path.iterdir()) == []  # refused before the run folder is made

@@ -17,9 +17,9 @@ from typing import Optional, Sequence
 from avalanche.core import SupervisedPlugin
 
 from .config import LOGGERS
-from .errors import ExperimentError
+from .errors import ExperimentError, one_line
 
-__all__ = ["ProgressBar", "summary_evaluator", "run_evaluator", "experience_accuracies",
+__all__ = ["ProgressBar", "summary_evaluator", "run_evaluator", "check_loggers", "experience_accuracies",
            "pooled_accuracy"]
 
 class ProgressBar(SupervisedPlugin):
@@ -81,6 +81,26 @@ def run_evaluator(folder: Path, log: Sequence[str] = (), log_root: Optional[Path
     return EvaluationPlugin(*_metrics(), loggers=loggers)
 
 
+def check_loggers(log: Sequence[str]) -> None:
+    """One-line errors for loggers that cannot work here (unknown, or wandb missing or too new)."""
+    for kind in log:
+        if kind not in LOGGERS:
+            raise ExperimentError(f"unknown logger {kind!r}; choose one of: {', '.join(LOGGERS)}")
+        if kind != "wandb":
+            continue
+        try:
+            import wandb
+        except ImportError:
+            raise ExperimentError("--log wandb needs the wandb package: pip install wandb") from None
+        missing = [n for n, ok in (("wandb.viz", hasattr(wandb, "viz")),
+                                   ("wandb.util.generate_id", hasattr(getattr(wandb, "util", None), "generate_id")))
+                   if not ok]
+        if missing:  # Avalanche 0.6's WandBLogger calls both
+            raise ExperimentError(f"--log wandb: wandb {getattr(wandb, '__version__', '?')} lacks "
+                                  f"{' and '.join(missing)}, which Avalanche's WandBLogger uses; install an older "
+                                  "wandb or use --log tensorboard")
+
+
 def _logger(kind: str, root: Path, name: str, config: Optional[dict]):
     if kind == "tensorboard":
         try:
@@ -90,14 +110,15 @@ def _logger(kind: str, root: Path, name: str, config: Optional[dict]):
                                   "pip install tensorboard") from None
         return TensorboardLogger(tb_log_dir=str(root / "tb" / name))
     if kind == "wandb":
-        try:
-            import wandb  # noqa: F401 - Avalanche's WandBLogger imports it again
-        except ImportError:
-            raise ExperimentError("--log wandb needs the wandb package: pip install wandb") from None
+        check_loggers([kind])
         from avalanche.logging import WandBLogger
         (root / "wandb").mkdir(parents=True, exist_ok=True)
-        return WandBLogger(project_name="selfrefresh", run_name=name, dir=str(root / "wandb"), config=config,
-                           save_code=False)
+        try:
+            return WandBLogger(project_name="selfrefresh", run_name=name, dir=str(root / "wandb"), config=config,
+                               save_code=False)
+        except Exception as err:  # noqa: BLE001 - wandb's own failures (login, network)
+            raise ExperimentError(f"--log wandb: Avalanche's WandBLogger failed ({one_line(err)}); set "
+                                  "WANDB_MODE=offline to log locally, or use --log tensorboard") from None
     raise ExperimentError(f"unknown logger {kind!r}; choose one of: {', '.join(LOGGERS)}")
 
 

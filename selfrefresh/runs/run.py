@@ -197,8 +197,9 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
     """
     from ..strategies.baselines import (NOT_RESUMABLE, load_strategy_state, make_strategy, stored_real_samples,
                                         strategy_state)
-    from .evaluation import ProgressBar, experience_accuracies, pooled_accuracy, run_evaluator
+    from .evaluation import ProgressBar, check_loggers, experience_accuracies, pooled_accuracy, run_evaluator
     _validate(config)
+    check_loggers(config.log)
     device = resolve_device(config.device)
     bench = benchmark if benchmark is not None else \
         load_stream(config.stream, config.size, config.stream_kwargs, config.progress)
