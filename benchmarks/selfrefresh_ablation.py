@@ -56,7 +56,7 @@ def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int, stream: str = 
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
 
-    from selfrefresh.experiment import load_stream, stream_info
+    from selfrefresh.runs import load_stream, stream_info
     from selfrefresh.models import AutoHeteroRNN
     from selfrefresh.strategies import make_strategy
 

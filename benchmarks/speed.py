@@ -48,7 +48,7 @@ def best_time(fn, device, repeat=5, warmup=2):
 
 def _train_once(name, bench, info, epochs, hidden, device):
     """Seconds spent in ``strategy.train`` over the stream, and the real sequences it saw."""
-    from selfrefresh.experiment import build_model
+    from selfrefresh.runs import build_model
     from selfrefresh.strategies.registry import make_strategy
     torch.manual_seed(0)
     model, _ = build_model(info, "gru", hidden)
@@ -73,7 +73,7 @@ def _train_once(name, bench, info, epochs, hidden, device):
 def bench_training(strategies, stream, epochs, hidden, device, repeat=2):
     """Each strategy ``repeat`` times, the strategies interleaved (so that a change in the shared
     machine's load hits all of them); the best time of each is reported."""
-    from selfrefresh.experiment import load_stream, stream_info
+    from selfrefresh.runs import load_stream, stream_info
     bench = load_stream(stream, "small", progress=False)
     info = stream_info(bench)
     best = {}
@@ -118,7 +118,7 @@ def _quiet_evaluator():
 
 
 def bench_generation(hidden, device, n=256):
-    from selfrefresh.experiment import build_model
+    from selfrefresh.runs import build_model
     from selfrefresh.generators import Reverberation
     info = {"input_size": 40, "num_classes": 6, "seq_len": 101}
     model, _ = build_model(info, "gru", hidden)

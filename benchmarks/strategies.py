@@ -8,13 +8,13 @@
 Writes ``<out>/<stream>.json`` (every run's summary, the aggregated table, the command) and
 ``<out>/<stream>.md`` (markdown table: mean ± std over seeds of the final accuracy averaged over
 experiences, average forgetting, BWT, stored real samples, wall time and its ratio to Naive in
-the same invocation). Runs go to ``<out>/runs/`` (``--resume`` continues them). With several
+the same invocation). Runs go to ``<out>/runs/`` (``--resume`` continues them, ``--overwrite`` replaces
+them; without either a rerun reports the runs already there as failed). With several
 workers the runs share the cores: wall-time ratios are comparable only within one invocation.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -36,7 +36,7 @@ SIZES = {"cpu": {"size": "small", "epochs": 25, "hidden_size": 64},
 
 
 def _execute(cells, workers: int, ray_address):
-    from selfrefresh.experiment import run_cell  # importable by worker processes
+    from selfrefresh.runs import run_cell  # importable by worker processes
     if ray_address:
         try:
             import ray
@@ -59,7 +59,8 @@ def _execute(cells, workers: int, ray_address):
 
 def main(argv=None) -> dict:
     from selfrefresh.cli import _key_value
-    from selfrefresh.experiment import aggregate, markdown_table
+    from selfrefresh.runs import aggregate, markdown_table
+    from selfrefresh.runs.io import write_json, write_text
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--streams", nargs="+", default=list(DEFAULT_STREAMS))
     p.add_argument("--strategies", nargs="+", default=None,
@@ -74,7 +75,10 @@ def main(argv=None) -> dict:
     p.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
     p.add_argument("--ray", default=None, metavar="ADDRESS", help="Ray cluster address ('local': start one)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    p.add_argument("--resume", action="store_true")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the runs under <out>/runs")
+    again.add_argument("--overwrite", action="store_true", help="replace the runs under <out>/runs")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the library's, 1)")
     args = p.parse_args(argv)
     size = SIZES["full" if args.full else "cpu"]
     if args.strategies is None:
@@ -82,11 +86,11 @@ def main(argv=None) -> dict:
     epochs = args.epochs or size["epochs"]
     hidden = args.hidden or size["hidden_size"]
     out = Path(args.out)
-    threads = 1 if (args.workers > 1 or args.ray) else None
     cells = [{"config": dict(stream=stream, strategy=strategy, seed=seed, cell=args.cell, hidden_size=hidden,
                              epochs=epochs, device=args.device, size=size["size"],
                              stream_kwargs=dict(args.stream_arg), progress=False),
-              "out": str(out / "runs"), "resume": args.resume, "threads": threads}
+              "out": str(out / "runs"), "resume": args.resume, "overwrite": args.overwrite,
+              "threads": args.threads}
              for stream in args.streams for strategy in args.strategies for seed in args.seeds]
     command = "python benchmarks/strategies.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     print(f"{len(cells)} runs ({len(args.streams)} streams x {len(args.strategies)} strategies x "
@@ -103,11 +107,12 @@ def main(argv=None) -> dict:
         table = markdown_table(rows) if rows else "(no finished runs)"
         data = {"stream": stream, "command": command, "settings": {"epochs": epochs, "hidden_size": hidden,
                 "cell": args.cell, "size": size["size"], "device": args.device, "workers": args.workers,
+                "threads": args.threads,
                 "seeds": args.seeds}, "elapsed_s": elapsed, "table": rows, "runs": runs, "failed": failed}
-        (out / f"{stream}.json").write_text(json.dumps(data, indent=2))
+        write_json(out / f"{stream}.json", data)
         md = [f"# {stream}", "", "```", command, "```", "", table]
         md += [f"\nfailed: {f['strategy']} seed {f['seed']}: {f['error']}" for f in failed]
-        (out / f"{stream}.md").write_text("\n".join(md) + "\n")
+        write_text(out / f"{stream}.md", "\n".join(md) + "\n")
         print(f"\n## {stream}\n{table}")
         for f in failed:
             print(f"failed: {f['strategy']} seed {f['seed']}: {f['error']}")

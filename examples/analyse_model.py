@@ -119,7 +119,7 @@ def continual(out: Path, epochs: int, n_seeds: int, reinjections: int, seed: int
     from avalanche.training.plugins import EvaluationPlugin
 
     from selfrefresh.streams import get_stream
-    from selfrefresh.experiment import build_model, stream_info
+    from selfrefresh.runs import build_model, stream_info
     from selfrefresh.strategies import make_strategy
 
     bench = get_stream("japanese-vowels")(seed=seed)

@@ -13,7 +13,7 @@ from avalanche.training.plugins import EvaluationPlugin
 
 from selfrefresh.streams import get_stream
 from selfrefresh.models import AutoHeteroRNN
-from selfrefresh.plots import plot_forgetting_curves, plot_stream_average
+from selfrefresh.runs.plots import plot_forgetting_curves, plot_stream_average
 from selfrefresh.strategies import SelfRefresh
 
 SMALL = os.environ.get("SELFREFRESH_EXAMPLE_SMALL") == "1"

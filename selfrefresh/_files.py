@@ -1,4 +1,5 @@
-"""Safe readers for the files selfrefresh loads: torch checkpoints, ``.npz`` archives, audio, JSON.
+"""Safe readers for the files selfrefresh loads (torch checkpoints, ``.npz`` archives, audio, JSON),
+and atomic writers for the files it writes.
 
 Every reader checks that the file exists (``FileNotFoundError`` naming it) and turns any failure to
 parse it into :class:`CorruptFileError` (a ``ValueError``) with one line that names the file and a
@@ -13,15 +14,17 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import IO, Iterable, Iterator, Optional
 
 import numpy as np
 
-__all__ = ["CorruptFileError", "load_torch_file", "load_checkpoint_dict", "load_npz", "read_audio",
-           "load_json", "short_reason"]
+__all__ = ["CorruptFileError", "load_torch_file", "load_checkpoint_dict", "load_npz", "read_audio", "load_json",
+           "short_reason", "atomic_file", "write_text", "write_json"]
 
 # Words that would hint at an unsafe load; a reason containing one is replaced by a neutral text.
 _UNSAFE_HINTS = ("weights_only", "allow_pickle", "pickle", "unpickl", "trust the source")
@@ -190,3 +193,41 @@ def load_json(path, what: str = "JSON file"):
         reason = f"line {err.lineno} column {err.colno}: {err.msg}" if isinstance(err, json.JSONDecodeError) \
             else short_reason(err, "not UTF-8 text")
         raise CorruptFileError(f"not a valid {what}: {p} ({reason})", p) from None
+
+
+# -- writing: whole files or nothing ------------------------------------------------------------
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_file(path: os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
+    """Open a temporary file next to ``path``; on a clean exit it becomes ``path`` (flush, fsync,
+    ``os.replace``), on an exception it is removed and ``path`` is left as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # the mode a plain open() would give
+        with os.fdopen(fd, mode, **open_kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text(path: os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_file(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write_json(path: os.PathLike, data) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    write_text(path, json.dumps(data, indent=2))

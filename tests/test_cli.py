@@ -96,3 +96,137 @@ def test_demo_runs(tmp_path):
     rows = {r["strategy"]: r for r in json.loads((tmp_path / "report.json").read_text())["table"]}
     assert rows["cumulative"]["final_average_accuracy"] > 0.8
     assert rows["naive"]["average_forgetting"] > 0.5
+
+
+# --------------------------------------------------------------------------- output folders
+
+def _unwritable(monkeypatch):
+    """Make every folder read-only for writable_folder's probe (root ignores chmod)."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+
+
+def _command_with_out(command, tmp_path, out):
+    """argv of ``command`` with ``--out out``, its inputs made in ``tmp_path``."""
+    if command == "run":
+        return ["run", *TINY, "--strategy", "naive", "--out", str(out)]
+    if command == "demo":
+        return ["demo", "--quiet", "--out", str(out)]
+    if command == "compare":
+        summary = tmp_path / "in" / "summary.json"
+        summary.parent.mkdir(exist_ok=True)
+        summary.write_text(json.dumps({"stream": "s", "strategy": "naive", "seed": 0, "accuracy_matrix": [[1.0]],
+                                       "final_average_accuracy": 1.0}))
+        return ["compare", str(summary.parent), "--out", str(out)]
+    (tmp_path / "model.pt").write_bytes(b"")  # analyse checks the output before reading the model
+    return ["analyse", str(tmp_path / "model.pt"), "--out", str(out)]
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "compare", "analyse"])
+@pytest.mark.parametrize("problem", ["file", "read-only"])
+def test_unwritable_out_is_one_line_error(command, problem, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    if problem == "file":
+        out.write_text("not a folder")
+    argv = _command_with_out(command, tmp_path, out)
+    if problem == "read-only":
+        _unwritable(monkeypatch)
+    assert cli.main(argv) == 2
+    line = _error_line(capsys)
+    assert ("is a file, not a folder" if problem == "file" else f"cannot write to --out {out}: Permission denied") \
+        in line
+    if problem == "file":
+        assert out.read_text() == "not a folder"
+
+
+# --------------------------------------------------------------------------- arguments
+
+def test_negative_seed_names_the_option_and_creates_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", *TINY, "--strategy", "naive", "--seeds", "-1", "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 2
+    assert "argument --seeds: expected a non-negative integer, got -1" in _error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_repeated_strategies_and_seeds_train_once(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli.main(["run", *TINY, "--strategy", "naive", "naive", "--seeds", "0", "0", "--out", str(out),
+                     "--log", "tensorboard"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: --strategy naive given more than once" in printed and "note: --seeds 0 given" in printed
+    assert printed.count("speech naive seed 0: final avg acc") == 1
+    assert "| speech | naive | 1 |" in printed
+    assert len(json.loads((out / "report.json").read_text())["runs"]) == 1
+    assert list((out / "tb" / "speech" / "naive" / "seed0").glob("events.out.tfevents.*"))
+
+
+def test_option_no_chosen_strategy_takes_is_refused(tmp_path, capsys):
+    assert cli.main(["run", *TINY, "--strategy", "naive", "--option", "mem_size=5", "--out", str(tmp_path)]) == 2
+    assert "--option mem_size: not taken by naive; it is an option of replay" in _error_line(capsys)
+
+
+def test_missing_data_variable_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SELFREFRESH_DATA", str(tmp_path / "nonexistent"))
+    assert cli.main(["run", "--stream", "japanese-vowels", "--strategy", "naive", "--out", str(tmp_path)]) == 2
+    assert f"SELFREFRESH_DATA={tmp_path / 'nonexistent'} is not a folder" in _error_line(capsys)
+
+
+def test_stream_name_with_underscores(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli.main(["run", "--stream", "japanese_vowels", "--strategy", "naive", "--epochs", "1", "--hidden", "4",
+                     "--quiet", "--out", str(out)]) == 0
+    assert (out / "japanese-vowels" / "naive" / "seed0" / "summary.json").is_file()
+    assert "| japanese-vowels | naive | 1 |" in capsys.readouterr().out
+
+
+def test_missing_wandb_is_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    assert cli.main(["run", *TINY, "--strategy", "naive", "--log", "wandb", "--out", str(tmp_path)]) == 2
+    assert "--log wandb needs the wandb package: pip install wandb" in _error_line(capsys)
+
+
+def test_threads_option_sets_torch_threads(capsys):
+    before = torch.get_num_threads()
+    try:
+        assert cli.main(["run", "--stream", "speech", "--strategy", "nope", "--threads", "2"]) == 2
+        assert torch.get_num_threads() == 2
+        assert cli.main(["run", "--stream", "speech", "--strategy", "nope"]) == 2
+        assert torch.get_num_threads() == 1  # the default
+    finally:
+        torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- never lose or mix results
+
+def test_reruns_never_lose_or_mix_results(tmp_path, capsys):
+    out = tmp_path / "o"
+    base = ["run", *TINY, "--strategy", "naive", "--out", str(out)]
+    assert cli.main(base) == 0
+    printed = capsys.readouterr().out
+    assert len(printed) < 1500 and "Top1_Acc" not in printed  # a short summary, not Avalanche's text log
+    summary = out / "speech" / "naive" / "seed0" / "summary.json"
+    first = summary.read_bytes()
+
+    assert cli.main(base) == 2  # the same run again, without --resume
+    assert "already holds this run; use --resume to continue it or --overwrite" in _error_line(capsys)
+    assert cli.main(base + ["--epochs", "2"]) == 2  # other settings in the same folder
+    assert "holds a run with other settings (epochs 1 there, 2 here)" in _error_line(capsys)
+    assert summary.read_bytes() == first
+
+    assert cli.main(base + ["--epochs", "2", "--seeds", "1"]) == 0  # other settings, another folder
+    report = (out / "report.md").read_text()
+    assert "| speech | naive (epochs 1) | 1 |" in report and "| speech | naive (epochs 2) | 1 |" in report
+
+    assert cli.main(base + ["--overwrite"]) == 0
+    assert json.loads(summary.read_text())["accuracy_matrix"] == json.loads(first)["accuracy_matrix"]
+
+    summary.write_bytes(first[:50])  # truncated, as by a crash of an older version
+    capsys.readouterr()
+    assert cli.main(base + ["--resume"]) == 2
+    assert f"{summary} is damaged: " in _error_line(capsys)
+    assert cli.main(["compare", str(out), "--out", str(tmp_path / "cmp")]) == 2
+    assert f"{summary} is damaged: " in _error_line(capsys)

@@ -86,7 +86,7 @@ def test_cli_analyse_on_a_corrupt_model_is_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", ["random", "truncated", "object", "npy"])
 def test_uea_stream_names_a_damaged_npz(tmp_path, damage):
-    from selfrefresh.benchmarks.uea import japanese_vowels, load_uea
+    from selfrefresh.streams.uea import japanese_vowels, load_uea
     path = tmp_path / "JapaneseVowels.npz"
     if damage == "random":
         path.write_bytes(np.random.RandomState(1).bytes(500))
@@ -116,7 +116,7 @@ def test_npz_missing_arrays_are_listed(tmp_path):
 @pytest.mark.skipif(not FSDD.is_dir(), reason="FSDD data not present")
 @pytest.mark.parametrize("damage", ["random", "empty", "text", "truncated", "data-cut"])
 def test_fsdd_names_a_corrupt_wav(tmp_path, damage):
-    from selfrefresh.benchmarks.audio import fsdd
+    from selfrefresh.streams.audio import fsdd
     folder = tmp_path / "recordings"
     folder.mkdir()
     for d in (0, 1):
@@ -166,7 +166,7 @@ def test_load_json_names_a_truncated_summary(tmp_path):
 
 def test_damaged_caches_are_rebuilt(tmp_path, monkeypatch):
     """A damaged speech cache is a cache miss, not an error."""
-    from selfrefresh.benchmarks import audio
+    from selfrefresh.streams import audio
     calls = []
 
     class FakeTTS:
@@ -179,7 +179,7 @@ def test_damaged_caches_are_rebuilt(tmp_path, monkeypatch):
         def close(self):
             pass
 
-    import selfrefresh.benchmarks.speech_synth as synth
+    import selfrefresh.streams.speech_synth as synth
     monkeypatch.setattr(synth, "load_espeak", lambda *a, **k: FakeTTS())
     clips, _ = audio._synthesize_clips(["yes"], ["en"], [175], [50], tmp_path, "auto", False)
     (cache,) = tmp_path.glob("speech-*.npz")

@@ -1,11 +1,11 @@
-"""selfrefresh.experiment: runs, metrics on the accuracy matrix, checkpoints and resume, reports."""
+"""selfrefresh.runs: runs, metrics on the accuracy matrix, checkpoints and resume, reports."""
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from selfrefresh.experiment import (ExperimentError, RunConfig, aggregate, collect_summaries, markdown_table,
+from selfrefresh.runs import (ExperimentError, RunConfig, aggregate, collect_summaries, markdown_table,
                                     matrix_metrics, run_dir, run_experiment, write_report)
 from selfrefresh.strategies.registry import STRATEGY_NAMES, make_strategy
 
@@ -129,18 +129,19 @@ def test_make_strategy_names():
         m = AutoHeteroRNN(3, 4, 4)
         s = make_strategy(name, m, torch.optim.Adam(m.parameters()), train_mb_size=4, eval_mb_size=4)
         assert s.model is m
-    assert len(STRATEGY_NAMES) == 13
+    assert len(STRATEGY_NAMES) == 14
     # the fast preset: half the pseudo-sequences per minibatch (and in the pool), each weighing twice
     m = AutoHeteroRNN(3, 4, 4)
     full = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
     fast = make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
-    assert (full._per_batch(32), fast._per_batch(32)) == (32, 16)
-    assert fast.pseudo_ratio * fast.distill_weight == full.pseudo_ratio * full.distill_weight
-    assert fast.pseudo_ratio * fast.auto_weight == full.pseudo_ratio * full.auto_weight
-    assert fast.pool_factor == full.pool_factor
+    assert (full.method.per_batch(32), fast.method.per_batch(32)) == (32, 16)
+    f, g = full.config, fast.config
+    for w in ("distill_weight", "auto_weight", "feature_weight"):
+        assert g.pseudo_ratio * getattr(g, w) == f.pseudo_ratio * getattr(f, w), w
+    assert g.pool_factor == f.pool_factor
     # options still override the preset
     over = make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()), options={"pseudo_ratio": 1.0})
-    assert over.refresh.pseudo_ratio == 1.0 and over.refresh.distill_weight == 2.0
+    assert over.config.pseudo_ratio == 1.0 and over.config.distill_weight == 2.0
 
 
 def test_aggregate_table_and_report(tmp_path):

@@ -325,7 +325,7 @@ def test_fuzz_losses(data, loss):
 @fuzz(50)
 @given(data=st.data())
 def test_fuzz_class_incremental_stream(data):
-    from selfrefresh.benchmarks.base import class_incremental_stream
+    from selfrefresh.streams.base import class_incremental_stream
     tx, ty = torch.randn(8, 3, 2), torch.tensor([0, 1] * 4)
     ex, ey = tx.clone(), ty.clone()
     fault = data.draw(st.sampled_from(["nan-train", "nan-test", "rank", "count", "float-labels", "negative-labels",
@@ -386,7 +386,7 @@ def _uea_arrays(rng):
 @fuzz(60)
 @given(data=st.data())
 def test_fuzz_uea_npz(data):
-    from selfrefresh.benchmarks.uea import uea_stream
+    from selfrefresh.streams.uea import uea_stream
     fault = data.draw(st.sampled_from(["random-bytes", "truncated", "object-array", "missing-key", "npy",
                                        "bad-lengths", "nan-inside", "rank", "unknown-test-label", "empty"]))
     rng = np.random.RandomState(0)
@@ -447,7 +447,7 @@ def test_fuzz_uea_npz(data):
 @fuzz(40)
 @given(data=st.data())
 def test_fuzz_fsdd_corrupt_wav(data):
-    from selfrefresh.benchmarks.audio import fsdd
+    from selfrefresh.streams.audio import fsdd
     wav = (FSDD / "1_george_7.wav").read_bytes()
     fault = data.draw(st.sampled_from(["random-bytes", "zeros", "text", "header-cut", "data-cut", "riff-garbage",
                                        "empty"]))

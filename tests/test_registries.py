@@ -157,8 +157,10 @@ def test_generator_state_dict_restores_the_random_state():
 
 # A module may import from its own package and from packages of a lower rank only. streams and
 # metrics are independent low layers (same rank, so neither imports the other).
-LAYERS = {"dynamics": 0, "nn": 0, "metrics": 1, "streams": 1, "benchmarks": 1, "models": 1, "generators": 2,
-          "strategies": 3, "replication": 4, "analysis": 4, "plots": 4, "experiment": 5, "runs": 5, "cli": 6}
+# _checks and _files (argument checks, safe file reading and writing) sit under everything.
+LAYERS = {"_checks": -1, "_files": -1, "dynamics": 0, "nn": 0, "metrics": 1, "streams": 1, "benchmarks": 1,
+          "models": 1, "generators": 2, "strategies": 3, "replication": 4, "analysis": 4, "plots": 4, "runs": 5,
+          "experiment": 6, "cli": 7}  # experiment: the old names of runs
 
 
 def _imports(path: Path, package: str):

@@ -41,7 +41,7 @@ class _FakeStrategy:
 
 def test_quick_start_pattern_evaluates_before_the_head_grows():
     """Default criterion: evaluation of a head smaller than the test labels works (PaddedCrossEntropyLoss)."""
-    from selfrefresh.benchmarks.base import class_incremental_stream
+    from selfrefresh.streams.base import class_incremental_stream
     g = torch.Generator().manual_seed(0)
     tx = torch.randn(32, 5, 3, generator=g)
     ty = torch.arange(4).repeat_interleave(8)

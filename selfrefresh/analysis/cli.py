@@ -31,6 +31,7 @@ from typing import List, Optional, Tuple
 import torch
 
 from .._files import CorruptFileError, load_torch_file, short_reason
+from .._files import write_text
 from .report import analyse
 
 __all__ = ["load_checkpoint", "analyse_command", "stream_probes"]
@@ -162,8 +163,8 @@ def analyse_command(path, out_dir=None, *, stream: Optional[str] = None, n_probe
     class_names = ckpt.get("class_names")
     if class_names:
         report = Path(out_dir or default_out) / "report.md"
-        report.write_text(report.read_text() + "\nClasses: " +
-                          ", ".join(f"{i} = {c}" for i, c in enumerate(class_names)) + "\n")
+        write_text(report, report.read_text() + "\nClasses: " +
+                   ", ".join(f"{i} = {c}" for i, c in enumerate(class_names)) + "\n")
     res["out_dir"] = str(out_dir or default_out)
     res["probes"] = probes
     return res

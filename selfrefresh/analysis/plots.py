@@ -16,6 +16,7 @@ from typing import Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._files import atomic_file
 from .attractors import AttractorSummary
 from .gates import GateSaturation
 from .memory import MemoryCurve
@@ -31,7 +32,8 @@ def save_figure(fig: Figure, path: Union[str, Path], dpi: int = 150) -> Path:
     """Write a figure (format from the suffix, e.g. .png or .pdf); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     return path
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .._files import write_text
 from ._common import check_lengths, check_sequences, recurrent_layer
 from .attractors import attractor_evolution, find_attractors, random_seeds, reverberation_memory
 from .gates import GATE_NAMES, gate_saturation
@@ -226,8 +227,8 @@ def analyse(model: nn.Module, data, out_dir, labels=None, lengths=None, *, kind:
     finally:
         model.train(was_training)
     res["figures"] = figs
-    (out / "report.md").write_text("\n".join(md) + "\n")
-    (out / "report.json").write_text(json.dumps(res, indent=1, default=_jsonable))
+    write_text(out / "report.md", "\n".join(md) + "\n")
+    write_text(out / "report.json", json.dumps(res, indent=1, default=_jsonable))
     return res
 
 

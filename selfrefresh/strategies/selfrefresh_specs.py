@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .._checks import require_model
 from ..generators.registry import GeneratorSpec, generator_spec
 from .spec import BuildArgs, StrategySpec, model_size, need_seq_len
 from .self_refresh.config import PRESETS
@@ -42,6 +43,10 @@ def _build(a: BuildArgs):
     from .self_refresh import SelfRefresh
     opts = a.options
     gen = _named_generator(opts.get("generator", "reverberation"))
+    if isinstance(opts.get("generator", "reverberation"), str):
+        # what the named generator will use of the model (an instance brings its own checks)
+        require_model(a.model, f"the {a.name} strategy",
+                      ("input_size", "num_classes") if gen is not None and gen.learned else ("input_size", "run"))
     if gen is not None and not gen.learned and a.seq_len is not None:
         # known from the start (else set at the first minibatch, which a resumed run lacks
         # before its first pool of pseudo-patterns)

@@ -55,14 +55,17 @@ def experience_tensors(experience):
 def default_data_root() -> Path:
     """The folder holding the offline data sets (``fsdd/``, ``uea/``).
 
-    The first that exists of: ``$SELFREFRESH_DATA``; ``../shared/data`` relative to the current
-    directory; ``../shared/data`` relative to the repository holding this package.
+    ``$SELFREFRESH_DATA`` when set (an error if it is not a folder: never a silent fallback);
+    else the first that exists of ``../shared/data`` relative to the current directory and
+    ``../shared/data`` relative to the repository holding this package.
     """
-    candidates = []
     if os.environ.get("SELFREFRESH_DATA"):
-        candidates.append(Path(os.environ["SELFREFRESH_DATA"]).expanduser())
-    candidates.append(Path.cwd().parent / "shared" / "data")
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data")
+        path = Path(os.environ["SELFREFRESH_DATA"]).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"SELFREFRESH_DATA={os.environ['SELFREFRESH_DATA']} is not a folder; "
+                                    "point it at the data folder or unset it")
+        return path
+    candidates = [Path.cwd().parent / "shared" / "data", Path(__file__).resolve().parents[3] / "shared" / "data"]
     for path in candidates:
         if path.is_dir():
             return path

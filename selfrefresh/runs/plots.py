@@ -1,4 +1,4 @@
-"""Forgetting curves from run summaries (``summary.json`` of :mod:`selfrefresh.experiment`).
+"""Forgetting curves from run summaries (``summary.json`` of :mod:`selfrefresh.runs`).
 
 A run's accuracy matrix ``A[i, j]`` is the accuracy on experience ``j``'s test set after
 training experience ``i``. Curves are averaged over the seeds of a (stream, strategy).
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .io import atomic_file
 
 __all__ = ["mean_matrices", "plot_forgetting_curves", "plot_stream_average"]
 
@@ -96,6 +98,7 @@ def _stream(runs) -> str:
 def _save(plt, fig, path) -> Path:
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=110)
     plt.close(fig)
     return path
