@@ -43,6 +43,8 @@ class SelfRefreshConfig:
         real_auto_weight: weight of the auto (reconstruction) loss on real data.
         real_distill_weight: weight of the LwF term on real data: NET1's outputs over the classes
             NET2 knows match NET2's (tempered) outputs on the current real sequences.
+        real_feature_weight: weight of the hidden-feature distillation on real data: NET1's
+            top-layer outputs on the current real sequences match NET2's (limits feature drift).
     After each experience:
         calibrate_steps: steps of class-balanced training of NET1's class head (features frozen)
             on NET2's pseudo-sequences of the old classes and the current real sequences of the
@@ -80,6 +82,7 @@ class SelfRefreshConfig:
     real_loss: str = "all"
     real_auto_weight: float = 1.0
     real_distill_weight: float = 0.0
+    real_feature_weight: float = 0.0
     calibrate_steps: int = 0
     calibrate_lr: float = 1e-2
     calibrate_on: str = "pseudo"
@@ -100,7 +103,7 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "real_auto_weight", "real_distill_weight"):
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")

@@ -248,8 +248,13 @@ class DualMemory:
             loss = out.logits.new_zeros(())
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
-        if cfg.real_distill_weight and self.storage is not None:
-            loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, x)
+        if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
+            with torch.no_grad():
+                teacher = self.storage.run(x, with_context=False)
+            if cfg.real_distill_weight:
+                loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, teacher.logits)
+            if cfg.real_feature_weight:
+                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, teacher.features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
@@ -260,13 +265,11 @@ class DualMemory:
             return current_classes_ce(logits, y, self.current.to(logits.device))
         return F.cross_entropy(logits, y)
 
-    def real_distill_loss(self, logits: Tensor, x: Tensor) -> Tensor:
-        """LwF on real data: NET1's outputs over NET2's classes match NET2's on x (scalar)."""
+    def real_distill_loss(self, logits: Tensor, teacher_logits: Tensor) -> Tensor:
+        """LwF on real data: NET1's outputs over NET2's classes match NET2's (scalar)."""
         old = torch.nonzero(self.known).flatten().to(logits.device)
-        with torch.no_grad():
-            teacher = self.storage(x)[:, old]
         t = self.config.temperature
-        return soft_target_loss(logits[:, old], torch.softmax(teacher / t, dim=1), t)
+        return soft_target_loss(logits[:, old], torch.softmax(teacher_logits[:, old] / t, dim=1), t)
 
     def pseudo_loss(self, model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
         """Loss of a student network on teacher-labelled pseudo-patterns (scalar).
