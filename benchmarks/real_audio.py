@@ -59,7 +59,7 @@ DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulativ
 
 
 def load(stream: str, seed: int):
-    from selfrefresh.experiment import load_stream
+    from selfrefresh.runs import load_stream
     name, kw, mb = STREAMS[stream]
     if kw is None:
         return load_stream(name, "small", extra={"seed": seed}, progress=False), mb
@@ -73,7 +73,8 @@ def run_cell(cell: dict) -> dict:
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
 
-    from selfrefresh.experiment import _silence_warnings, stream_info
+    from selfrefresh.runs import stream_info
+    from selfrefresh.runs.run import _silence_warnings
     from selfrefresh.models import AutoHeteroRNN
     from selfrefresh.strategies import make_strategy
 

@@ -116,7 +116,8 @@ def test_calibration_removes_the_bias_toward_the_newest_classes(trained):
     old = ys < 2
     before = (student(xs[old]).argmax(1) == ys[old]).float().mean().item()
     mem = _memory_with_storage(net, calibrate_steps=200, calibrate_on="both")
-    mem._record_prototypes(net, xs[old], ys[old])
+    from selfrefresh.strategies.self_refresh.calibration import features_of
+    mem.prototypes.record(features_of(net, xs[old]), ys[old])
     new = ys >= 2
     mem._calibrate_head(student, xs[new], ys[new])
     after_old = (student(xs[old]).argmax(1) == ys[old]).float().mean().item()

@@ -22,11 +22,13 @@ from torch.nn import functional as F
 
 from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
-from ..losses import current_classes_ce, masked_teacher_probs, soft_target_loss
+from ..losses import current_classes_ce, soft_target_loss
+from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
 from .config import SelfRefreshConfig
 from .pool import PseudoPool
+from .pseudo_loss import pseudo_loss, truncates
 
-__all__ = ["DualMemory", "align_class_weights"]
+__all__ = ["DualMemory"]
 
 
 class DualMemory:
@@ -54,7 +56,7 @@ class DualMemory:
         self.known: Optional[Tensor] = None
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
-        self.prototypes: dict = {}          # class -> (mean (H,), var (H,)) of NET1's features on it
+        self.prototypes = ClassFeatureStats()  # per-class mean/variance of NET1's features
         self.pool = PseudoPool()
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
@@ -138,11 +140,12 @@ class DualMemory:
         cfg = self.config
         if real_x is not None:
             real_x, real_y = real_x.to(device), real_y.to(device)
-            if self.storage is not None and self.prototypes:
-                self._move_prototypes(model, real_x)
-            if cfg.calibrate_steps and self.storage is not None:
-                self._calibrate_head(model, real_x, real_y)
-            self._record_prototypes(model, real_x, real_y)
+            if hasattr(model, "features"):
+                if self.storage is not None:
+                    self.prototypes.move(features_of(model, real_x) - features_of(self.storage, real_x))
+                if cfg.calibrate_steps and self.storage is not None:
+                    self._calibrate_head(model, real_x, real_y)
+                self.prototypes.record(features_of(model, real_x), real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -272,128 +275,37 @@ class DualMemory:
         return soft_target_loss(logits[:, old], torch.softmax(teacher_logits[:, old] / t, dim=1), t)
 
     def pseudo_loss(self, model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
-        """Loss of a student network on teacher-labelled pseudo-patterns (scalar).
-
-        ``out`` is the student's ``run`` output on ``batch.x`` when already computed.
-        """
-        cfg, known = self.config, self.known
-        if batch.static:
-            logits, recon, nxt = model.step(batch.x, batch.context)
-            target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
-            loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
-            loss = loss + cfg.auto_weight * F.mse_loss(recon, batch.recon)
-            return loss + cfg.context_weight * F.mse_loss(nxt, batch.next_context)
-        if batch.transitions and hasattr(model, "step"):
-            return self._transition_loss(model, batch)
-        if out is None and self.truncates(batch.x.shape[1]) and hasattr(model, "run"):
-            return self._truncated_loss(model, batch, cfg.pseudo_grad_steps)
-        if out is None:
-            out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
-        logits = out.logits if out is not None else model(batch.x)
-        target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
-        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
-        if out is not None and batch.recon is not None and cfg.auto_weight:
-            loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
-        if out is not None and batch.features is not None and cfg.feature_weight:
-            loss = loss + cfg.feature_weight * F.mse_loss(out.features, batch.features)
-        return loss
+        """Loss of a student network on NET2-labelled pseudo-patterns (scalar); ``out``: the
+        student's ``run`` output on ``batch.x`` when already computed."""
+        return pseudo_loss(self.config, self.known, model, batch, out)
 
     def truncates(self, steps: int) -> bool:
         """Whether pseudo-sequences of ``steps`` steps get a truncated gradient."""
-        k = self.config.pseudo_grad_steps
-        return k is not None and k < steps
-
-    def _truncated_loss(self, model: nn.Module, batch: PseudoBatch, k: int) -> Tensor:
-        """The sequence pseudo loss with gradients through only the last k steps."""
-        cut = batch.x.shape[1] - k
-        with torch.no_grad():
-            _, state = model.rnn(batch.x[:, :cut])
-        tail = PseudoBatch(**{**batch.__dict__, "x": batch.x[:, cut:],
-                              "recon": None if batch.recon is None else batch.recon[:, cut:],
-                              "features": None if batch.features is None else batch.features[:, cut:]})
-        return self.pseudo_loss(model, tail, out=model.run(tail.x, state=state, with_context=False))
-
-    def _transition_loss(self, model: nn.Module, batch: PseudoBatch) -> Tensor:
-        """NET2's step transitions learned in one parallel step over (a fraction of) N * T rows."""
-        cfg = self.config
-        n, t, f = batch.x.shape
-        x, ctx = batch.x.reshape(n * t, f), batch.context.reshape(n * t, -1)
-        teacher, recon_t = batch.step_logits.reshape(n * t, -1), batch.recon.reshape(n * t, -1)
-        nxt_t = batch.next_context.reshape(n * t, -1)
-        if cfg.transition_fraction < 1:
-            keep = torch.randperm(n * t, device=x.device)[: max(1, int(round(cfg.transition_fraction * n * t)))]
-            x, ctx, teacher, recon_t, nxt_t = x[keep], ctx[keep], teacher[keep], recon_t[keep], nxt_t[keep]
-        logits, recon, nxt = model.step(x, ctx)
-        target = masked_teacher_probs(teacher, logits.shape[1], self.known, cfg.temperature)
-        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
-        if cfg.auto_weight:
-            loss = loss + cfg.auto_weight * F.mse_loss(recon, recon_t)
-        return loss + cfg.context_weight * F.mse_loss(nxt, nxt_t)
+        return truncates(self.config, steps)
 
     # -- after the experience --------------------------------------------------------------------
-    @staticmethod
-    def _features(model: nn.Module, x: Tensor) -> Tensor:
-        """The class head's input for x (N, T, F) -> (N, H), in eval mode, no graph."""
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                return torch.cat([model.features(c) for c in x.split(512)])
-        finally:
-            model.train(was_training)
-
-    def _record_prototypes(self, model: nn.Module, x: Tensor, y: Tensor) -> None:
-        """Each class's feature mean and variance on the experience's real sequences (statistics)."""
-        if not hasattr(model, "features"):
-            return
-        feats = self._features(model, x)
-        for c in y.unique().tolist():
-            f = feats[y == c]
-            self.prototypes[int(c)] = (f.mean(0).cpu(), f.var(0, unbiased=False).cpu() if len(f) > 1
-                                       else torch.zeros_like(f[0]).cpu())
-
-    def _move_prototypes(self, model: nn.Module, x: Tensor) -> None:
-        """Move the old classes' feature means by the drift NET1's features show on x, NET2 being
-        the network they were recorded with (semantic drift compensation, Yu et al. 2020)."""
-        if not hasattr(model, "features"):
-            return
-        drift = (self._features(model, x) - self._features(self.storage, x)).mean(0).cpu()
-        self.prototypes = {c: (m + drift, v) for c, (m, v) in self.prototypes.items()}
-
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
         """Class-balanced training of NET1's class head on frozen features: the experience's real
         sequences for the new classes; NET2's pseudo-sequences (labelled by its argmax) and/or
-        features drawn from the old classes' prototypes for the old ones."""
+        features drawn from the old classes' statistics for the old ones."""
         head = getattr(model, "classifier", None)
         if not isinstance(head, nn.Linear) or not hasattr(model, "features"):
             return
         cfg = self.config
         old = torch.nonzero(self.known).flatten().tolist()
         per_class = max(cfg.pool_per_class, int(math.ceil(len(real_x) / max(1, len(self.current)))))
-        feats, labels = [self._features(model, real_x)], [real_y]
+        feats, labels = [features_of(model, real_x)], [real_y]
         if cfg.calibrate_on in ("pseudo", "both"):
             pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
             if not pseudo.static:
-                feats.append(self._features(model, pseudo.x.to(real_x.device)))
-                known = self.known.to(pseudo.logits.device)
-                masked = pseudo.logits.masked_fill(~known[: pseudo.logits.shape[1]], float("-inf"))
-                labels.append(masked.argmax(1).to(real_y.device))
+                feats.append(features_of(model, pseudo.x.to(real_x.device)))
+                labels.append(teacher_labels(pseudo.logits, self.known).to(real_y.device))
         if cfg.calibrate_on in ("prototypes", "both"):
-            for c in old:
-                if c in self.prototypes:
-                    mean, var = (t.to(real_x.device) for t in self.prototypes[c])
-                    noise = torch.randn(per_class, len(mean), device=real_x.device)
-                    feats.append(mean + noise * var.sqrt())
-                    labels.append(torch.full((per_class,), c, dtype=torch.long, device=real_y.device))
-        feats, labels = torch.cat(feats), torch.cat(labels)
-        counts = torch.bincount(labels, minlength=head.out_features).float()
-        weights = (1.0 / counts.clamp_min(1))[labels]
-        weights = weights / weights.sum()  # every class weighs the same, whatever its count
-        opt = torch.optim.Adam(head.parameters(), lr=cfg.calibrate_lr)
-        for _ in range(cfg.calibrate_steps):  # full batch: a few hundred feature rows
-            opt.zero_grad()
-            (F.cross_entropy(head(feats), labels, reduction="none") * weights).sum().backward()
-            opt.step()
+            f, y = self.prototypes.sample(old, per_class, real_x.device)
+            if len(y):
+                feats.append(f)
+                labels.append(y.to(real_y.device))
+        calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr)
 
     def _transfer_pseudo(self, net1: nn.Module, known: Tensor, mb_size: int, device) -> None:
         """NET2 learns NET1's reverberated pseudo-patterns; it never sees real data."""
@@ -432,7 +344,7 @@ class DualMemory:
             "moments": None if self.moments is None else
             [torch.tensor(self.moments[0], dtype=torch.float64), self.moments[1], self.moments[2]],
             "seq_len": getattr(self.generator, "seq_len", None),
-            "prototypes": {str(c): [m, v] for c, (m, v) in self.prototypes.items()},
+            "prototypes": self.prototypes.state_dict(),
         }
 
     def load_state_dict(self, state: dict, model: nn.Module) -> None:
@@ -446,7 +358,7 @@ class DualMemory:
             self.storage = net2.eval()
         self.known = state.get("known")
         self.seen = set(int(c) for c in state.get("seen", []))
-        self.prototypes = {int(c): (m, v) for c, (m, v) in (state.get("prototypes") or {}).items()}
+        self.prototypes.load_state_dict(state.get("prototypes") or {})
         m = state.get("moments")
         self.moments = None if m is None else [float(m[0]), m[1], m[2]]
         if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):
@@ -454,17 +366,3 @@ class DualMemory:
         if state.get("generator_rng") is not None and hasattr(self.generator, "load_state_dict"):
             # checkpoints written before the generator kept its own state
             self.generator.load_state_dict({"rng": state["generator_rng"], "seq_len": state.get("seq_len")})
-
-
-@torch.no_grad()
-def align_class_weights(model: nn.Module, old: Sequence[int], new: Sequence[int]) -> None:
-    """Weight aligning: scale the new classes' head rows (weights and biases) so that their mean
-    weight norm equals the old classes' (Zhao et al., CVPR 2020)."""
-    head = getattr(model, "classifier", None)
-    if not isinstance(head, nn.Linear) or not old or not new:
-        return
-    norms = head.weight.norm(dim=1)
-    gamma = norms[list(old)].mean() / norms[list(new)].mean().clamp_min(1e-12)
-    head.weight[list(new)] *= gamma
-    if head.bias is not None:
-        head.bias[list(new)] *= gamma
