@@ -1,6 +1,8 @@
 """Speed: training throughput per strategy, pseudo-pattern generation, layers vs torch's fused RNNs.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/speed.py [--device cuda] [--parts train generate layers]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/speed.py --parts train --stream fsdd --cell lstm --hidden 128 \
+        --epochs 8 25 --strategies naive replay selfrefresh selfrefresh-fast
 
 1. Training: every strategy trains on the same stream (default the small synthetic speech stream,
    3 experiences) for the same epochs; only ``strategy.train`` is timed (no evaluation). Printed:
@@ -26,6 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # real_audio's streams
 
 
 def _sync(device):
@@ -46,17 +49,17 @@ def best_time(fn, device, repeat=5, warmup=2):
     return min(times)
 
 
-def _train_once(name, bench, info, epochs, hidden, device):
+def _train_once(name, bench, info, epochs, hidden, device, cell="gru", mb=32):
     """Seconds spent in ``strategy.train`` over the stream, and the real sequences it saw."""
     from selfrefresh.runs import build_model
     from selfrefresh.strategies.registry import make_strategy
     torch.manual_seed(0)
-    model, _ = build_model(info, "gru", hidden)
+    model, _ = build_model(info, cell, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         counter = _Counter()
-        strategy = make_strategy(name, model, opt, seq_len=info["seq_len"], train_mb_size=32,
+        strategy = make_strategy(name, model, opt, seq_len=info["seq_len"], train_mb_size=mb,
                                  train_epochs=epochs, eval_mb_size=256, device=device,
                                  evaluator=_quiet_evaluator(), plugins=[counter])
         per_exp = []
@@ -70,17 +73,27 @@ def _train_once(name, bench, info, epochs, hidden, device):
     return sum(per_exp), counter.n, per_exp
 
 
-def bench_training(strategies, stream, epochs, hidden, device, repeat=2):
+def _stream(stream):
+    """The benchmark and its minibatch size: the real-audio benchmark's set-up for the streams it
+    defines (``benchmarks/real_audio.py``: FSDD log-mel 40 x 48, minibatch 16), else the small size."""
+    from real_audio import STREAMS, load
+    if stream in STREAMS:
+        return load(stream, seed=0)
+    from selfrefresh.runs import load_stream
+    return load_stream(stream, "small", progress=False), 32
+
+
+def bench_training(strategies, stream, epochs, hidden, device, repeat=2, cell="gru"):
     """Each strategy ``repeat`` times, the strategies interleaved (so that a change in the shared
     machine's load hits all of them); the best time of each is reported."""
-    from selfrefresh.runs import load_stream, stream_info
-    bench = load_stream(stream, "small", progress=False)
+    from selfrefresh.runs import stream_info
+    bench, mb = _stream(stream)
     info = stream_info(bench)
     best = {}
     for _ in range(repeat):
         for name in list(strategies):
             try:
-                t, n, per_exp = _train_once(name, bench, info, epochs, hidden, device)
+                t, n, per_exp = _train_once(name, bench, info, epochs, hidden, device, cell, mb)
             except (RuntimeError, ValueError) as err:
                 print(f"  {name:18s} skipped: {err}")
                 strategies = [s for s in strategies if s != name]
@@ -90,7 +103,8 @@ def bench_training(strategies, stream, epochs, hidden, device, repeat=2):
     rows = [(name, best[name][1] / best[name][0], best[name][0], best[name][2])
             for name in strategies if name in best]
     naive = {r[0]: r for r in rows}.get("naive")
-    print(f"\nTraining, {stream} (small), {epochs} epochs/experience, GRU {hidden}, {device}, best of {repeat}")
+    print(f"\nTraining, {stream}, minibatch {mb}, {epochs} epochs/experience, {cell.upper()} {hidden}, {device}, "
+          f"best of {repeat}")
     print(f"  {'strategy':18s} {'seq/s':>9s} {'time s':>8s} {'x Naive':>8s}   x Naive per experience")
     for name, rate, t, per_exp in rows:
         ratio = f"{t / naive[2]:8.2f}" if naive else "       -"
@@ -171,6 +185,7 @@ def main(argv=None):
     p.add_argument("--stream", default="speech")
     p.add_argument("--epochs", type=int, nargs="+", default=[5, 25])
     p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn", "srn"])
     p.add_argument("--repeat", type=int, default=2, help="training runs per strategy (best time kept)")
     args = p.parse_args(argv)
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
@@ -182,7 +197,7 @@ def main(argv=None):
         bench_generation(args.hidden, args.device)
     if "train" in args.parts:
         for epochs in args.epochs:
-            bench_training(args.strategies, args.stream, epochs, args.hidden, args.device, args.repeat)
+            bench_training(args.strategies, args.stream, epochs, args.hidden, args.device, args.repeat, args.cell)
 
 
 if __name__ == "__main__":
