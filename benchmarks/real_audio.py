@@ -52,10 +52,11 @@ ROWS = {
     "selfrefresh": ("selfrefresh", {}),
     "selfrefresh-fast": ("selfrefresh-fast", {}),
     "selfrefresh-papers": ("selfrefresh-papers", {}),
+    "selfrefresh-plain": ("selfrefresh-plain", {}),
     "selfrefresh-gan": ("selfrefresh-gan", {}),
 }
 DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulative", "selfrefresh",
-                "selfrefresh-fast", "selfrefresh-papers")
+                "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-plain")
 
 
 def load(stream: str, seed: int):

@@ -60,7 +60,7 @@ def test_every_strategy_trains_checkpoints_and_resumes(tmp_path, bench, name):
 
 
 def test_strategy_specs_and_spellings():
-    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 14
+    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 15
     assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
     with pytest.raises(ValueError, match="unknown strategy 'nope'"):
@@ -94,7 +94,7 @@ def test_selfrefresh_counts_real_seed_sequences():
 
 def test_make_generator_matches_the_strategy_files_own():
     from selfrefresh.strategies.self_refresh import make_generator as old
-    assert STRATEGY_REVERBERATION_DEFAULTS == {"reverberations": 5, "steer_steps": 10}
+    assert STRATEGY_REVERBERATION_DEFAULTS == {"reverberations": 5, "steer_steps": 5}
     for name, kw in ((None, {}), ("reverberation", {"seq_len": 5}), ("reverberation", {"steer_steps": 0}),
                      ("static", {"reverberations": 2}), ("noise", {"seq_len": 4, "steer_steps": 3})):
         a, b = make_generator(name, **kw), old(name, **kw)

@@ -37,17 +37,23 @@ def _train(kind, stream, seed=0, epochs=8, **kw):
 
 
 class _Grow(SelfRefreshPlugin):
-    """Naive with the same growing head: the plugin with no pseudo-patterns."""
+    """Naive with the same growing head: the plain plugin with no pseudo-patterns and no auto loss."""
     def __init__(self):
-        super().__init__(pseudo_ratio=0.0, transfer="copy", real_auto_weight=0.0)
+        from selfrefresh.strategies.self_refresh import PRESETS
+        super().__init__(**{**PRESETS["selfrefresh-plain"], "pseudo_ratio": 0.0, "real_auto_weight": 0.0})
 
 
-def test_selfrefresh_forgets_less_than_naive(toy_stream):
+@pytest.mark.parametrize("preset,margin", [("selfrefresh", 0.15), ("selfrefresh-plain", 0.3)])
+def test_selfrefresh_forgets_less_than_naive(toy_stream, preset, margin):
+    """Margins measured on this toy stream: the default keeps 0.37 of experience 0 where Naive keeps
+    0.18; the plain preset (the 2025 default) keeps more here (but far less on real data:
+    docs/memory.md)."""
+    from selfrefresh.strategies.self_refresh import PRESETS
     _, naive = _train("naive", toy_stream)
-    s, refresh = _train("selfrefresh", toy_stream)
+    s, refresh = _train("selfrefresh", toy_stream, **PRESETS[preset])
     # Naive forgets the first experience almost entirely in class-incremental learning.
     assert naive[0] < 0.2
-    assert refresh[0] > naive[0] + 0.3, (naive, refresh)
+    assert refresh[0] > naive[0] + margin, (naive, refresh)
     # and learns the new classes nearly as well as Naive does (margin 0.15)
     assert refresh[1] > naive[1] - 0.15, (naive, refresh)
     assert s.storage is not None and s.storage.num_classes == 4

@@ -5,6 +5,7 @@
 * ``selfrefresh-fast``: half as many pseudo-sequences per minibatch (and in the pool), each
   weighing twice;
 * ``selfrefresh-papers``: NET2 learns NET1's pseudo-patterns instead of copying its weights;
+* ``selfrefresh-plain``: without the class-incremental additions (the 2025 default);
 * ``selfrefresh-gan``: a recurrent GAN as the generator.
 
 The presets live beside the method (:data:`~selfrefresh.strategies.self_refresh.config.PRESETS`).
@@ -25,7 +26,8 @@ from .spec import BuildArgs, StrategySpec, model_size, need_seq_len
 from .self_refresh.config import PRESETS
 from .state_codec import decode_state, encode_state
 
-__all__ = ["SELFREFRESH", "SELFREFRESH_FAST", "SELFREFRESH_PAPERS", "SELFREFRESH_GAN", "SELFREFRESH_SPECS"]
+__all__ = ["SELFREFRESH", "SELFREFRESH_FAST", "SELFREFRESH_PAPERS", "SELFREFRESH_PLAIN", "SELFREFRESH_GAN",
+           "SELFREFRESH_SPECS"]
 
 
 def _named_generator(generator) -> Optional[GeneratorSpec]:
@@ -102,7 +104,9 @@ SELFREFRESH_FAST = SELFREFRESH.preset("selfrefresh-fast", PRESETS["selfrefresh-f
                                       "selfrefresh with half the pseudo-sequences, each weighing twice")
 SELFREFRESH_PAPERS = SELFREFRESH.preset("selfrefresh-papers", PRESETS["selfrefresh-papers"],
                                         "selfrefresh where NET2 learns NET1's pseudo-patterns (the papers' transfer)")
+SELFREFRESH_PLAIN = SELFREFRESH.preset("selfrefresh-plain", PRESETS["selfrefresh-plain"],
+                                       "selfrefresh without the class-incremental additions (the 2025 default)")
 SELFREFRESH_GAN = SELFREFRESH.preset("selfrefresh-gan", PRESETS["selfrefresh-gan"],
                                      "selfrefresh with a recurrent GAN generator")
 
-SELFREFRESH_SPECS = (SELFREFRESH, SELFREFRESH_FAST, SELFREFRESH_PAPERS, SELFREFRESH_GAN)
+SELFREFRESH_SPECS = (SELFREFRESH, SELFREFRESH_FAST, SELFREFRESH_PAPERS, SELFREFRESH_PLAIN, SELFREFRESH_GAN)

@@ -64,7 +64,7 @@ class SelfRefreshConfig:
     """
     generator: Union[str, object] = "reverberation"
     generator_kwargs: Optional[dict] = None
-    seeds: str = "noise"
+    seeds: str = "current"
     steer: bool = True
     match_moments: bool = True
     pseudo_ratio: float = 1.0
@@ -77,15 +77,15 @@ class SelfRefreshConfig:
     temperature: float = 2.0
     distill_weight: float = 1.0
     auto_weight: float = 1.0
-    feature_weight: float = 0.0
+    feature_weight: float = 1.0
     context_weight: float = 1.0
-    real_loss: str = "all"
+    real_loss: str = "current"
     real_auto_weight: float = 1.0
-    real_distill_weight: float = 0.0
-    real_feature_weight: float = 0.0
-    calibrate_steps: int = 0
+    real_distill_weight: float = 1.0
+    real_feature_weight: float = 10.0
+    calibrate_steps: int = 100
     calibrate_lr: float = 1e-2
-    calibrate_on: str = "pseudo"
+    calibrate_on: str = "both"
     align_weights: bool = False
     transfer: str = "copy"
     transfer_steps: int = 300
@@ -137,12 +137,17 @@ class SelfRefreshConfig:
 
 
 # Named configurations (the strategy names of ``make_strategy``/the CLI) -> options on top of the
-# defaults. "selfrefresh-fast": half the pseudo-sequences per minibatch, each weighing twice.
-# "selfrefresh-papers": NET2 learns NET1's pseudo-patterns (Ans & Rousset's transfer), no copy.
+# defaults (chosen by measurement: docs/memory.md). "selfrefresh-fast": half the pseudo-sequences
+# per minibatch, each weighing twice. "selfrefresh-papers": NET2 learns NET1's pseudo-patterns
+# (Ans & Rousset's transfer) instead of copying its weights. "selfrefresh-plain": the dual network
+# without the class-incremental additions (noise seeds, cross-entropy over all outputs, no
+# distillation on real data, no calibration): the library's default until 2026-11.
 # "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source.
 PRESETS = {
     "selfrefresh": {},
-    "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0},
+    "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0, "feature_weight": 2.0},
     "selfrefresh-papers": {"transfer": "pseudo"},
+    "selfrefresh-plain": {"seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
+                          "real_feature_weight": 0.0, "calibrate_steps": 0},
     "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
 }
