@@ -21,18 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _provenance import command as _command, header, machine  # noqa: E402
 
 # Stream name -> (registered stream, keyword arguments, minibatch size).
 STREAMS = {
@@ -59,7 +57,7 @@ DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulativ
 
 
 def load(stream: str, seed: int):
-    from selfrefresh.experiment import load_stream
+    from selfrefresh.runs import load_stream
     name, kw, mb = STREAMS[stream]
     if kw is None:
         return load_stream(name, "small", extra={"seed": seed}, progress=False), mb
@@ -73,7 +71,8 @@ def run_cell(cell: dict) -> dict:
     from avalanche.evaluation.metrics import accuracy_metrics
     from avalanche.training.plugins import EvaluationPlugin
 
-    from selfrefresh.experiment import _silence_warnings, stream_info
+    from selfrefresh.runs import stream_info
+    from selfrefresh.runs.run import _silence_warnings
     from selfrefresh.models import AutoHeteroRNN
     from selfrefresh.strategies import make_strategy
 
@@ -153,18 +152,6 @@ def tables(results, rows) -> str:
     return "\n".join(out)
 
 
-def machine() -> dict:
-    import torch
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-    except OSError:
-        commit = None
-    return {"commit": commit, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-            "device": "cpu"}
-
-
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
@@ -204,13 +191,12 @@ def main(argv=None) -> list:
     results = execute(cells, a.workers)
     text = tables(results, list(rows))
     print(text)
-    command = "python benchmarks/real_audio.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    command = _command("benchmarks/real_audio.py", argv)
     m = machine()
-    header = (f"Command: `{command}`  \ncommit {m['commit']}, {m['date']}, {m['cores']} cores, torch {m['torch']}, "
-              f"{m['device']}, {a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s\n\n")
+    head = header(command, m=m, extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s") + "\n"
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(header + text + "\n")
+    out.with_suffix(".md").write_text(head + text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": m, "args": vars(a),
                                                     "cells": results}, indent=1))
     return results
