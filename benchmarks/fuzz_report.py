@@ -66,7 +66,7 @@ def markdown(s: dict, status: str, wall: float, command: str) -> str:
         "# Fuzzing the Python API with malformed input",
         "",
         header(command, extra=f"pytest: {status}, {wall:.0f} s wall on one thread; examples are derandomised, "
-               "so the counts repeat"),
+               "so the counts repeat").rstrip("\n"),
         "",
         f"**{s['malformed']} distinct malformed inputs, {s['clear']} of them ({s['clear'] / max(s['malformed'], 1):.0%}) "
         f"answered with the expected clear exception; {s['bad']} unexpected exception types, vague messages or "
