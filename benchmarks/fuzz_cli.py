@@ -9,16 +9,16 @@ traceback, no earlier result changed) and writes ``benchmarks/results/fuzz_cli.m
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _provenance import command as _command, header  # noqa: E402
 
 
 def _property_module():
@@ -55,9 +55,7 @@ def main(argv=None) -> dict:
     elapsed = time.perf_counter() - t0
     counts = mod.counts()
     lines = ["# Malformed command lines", "",
-             f"{datetime.date.today()}, Python {platform.python_version()}, {os.cpu_count()} cores, "
-             f"{elapsed:.0f} s. Made with:", "", "```", "python benchmarks/fuzz_cli.py "
-             + " ".join(argv or sys.argv[1:]), "```", "",
+             header(_command("benchmarks/fuzz_cli.py", argv), extra=f"{elapsed:.0f} s"),
              "Property (`tests/test_cli_fuzz.py`): exit status 2 (or 1), exactly one line on stderr starting "
              "`selfrefresh: error:`, no traceback, an earlier `summary.json` and an existing file unchanged.", "",
              f"**{sum(counts.values())} distinct malformed command lines, {len(failures)} failures.**", "",

@@ -21,18 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _provenance import command as _command, header, machine  # noqa: E402
 
 # Stream name -> (registered stream, keyword arguments, minibatch size).
 STREAMS = {
@@ -155,18 +153,6 @@ def tables(results, rows) -> str:
     return "\n".join(out)
 
 
-def machine() -> dict:
-    import torch
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-    except OSError:
-        commit = None
-    return {"commit": commit, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cores": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-            "device": "cpu"}
-
-
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
@@ -181,7 +167,12 @@ def main(argv=None) -> list:
                    help='an extra selfrefresh row with these options, e.g. --variant \'no steering={"steer": false}\'')
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/real_audio")
+    p.add_argument("--combine", nargs="+", metavar="JSON",
+                   help="train nothing: one table file from the cells of these earlier outputs (each part's "
+                        "command and machine are listed)")
     a = p.parse_args(argv)
+    if a.combine:
+        return combine(a.combine, Path(a.out), argv)
     extra = {}
     for kv in a.option:
         k, _, v = kv.partition("=")
@@ -206,15 +197,31 @@ def main(argv=None) -> list:
     results = execute(cells, a.workers)
     text = tables(results, list(rows))
     print(text)
-    command = "python benchmarks/real_audio.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    command = _command("benchmarks/real_audio.py", argv)
     m = machine()
-    header = (f"Command: `{command}`  \ncommit {m['commit']}, {m['date']}, {m['cores']} cores, torch {m['torch']}, "
-              f"{m['device']}, {a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s\n\n")
+    head = header(command, m=m, extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s") + "\n"
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(header + text + "\n")
+    out.with_suffix(".md").write_text(head + text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": m, "args": vars(a),
                                                     "cells": results}, indent=1))
+    return results
+
+
+def combine(paths, out: Path, argv=None) -> list:
+    """The tables of several earlier runs of this script in one file (``--combine``)."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    results = [c for part in parts for c in part["cells"]]
+    rows = list(DEFAULT_ROWS) + sorted({c["row"] for c in results} - set(DEFAULT_ROWS))
+    text = tables(results, rows)
+    lines = [f"Combined by `{_command('benchmarks/real_audio.py', argv)}` from:", ""]
+    for path, part in zip(paths, parts):
+        m = part["machine"]
+        lines.append(f"- `{part['command']}` (commit {m.get('commit')}, {m.get('date')}, {m.get('cores')} cores, "
+                     f"torch {m.get('torch')}, {m.get('device')}; `{path}`)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n\n" + text + "\n")
+    print(text)
     return results
 
 

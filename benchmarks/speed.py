@@ -4,6 +4,9 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/speed.py --parts train --stream fsdd --cell lstm --hidden 128 \
         --epochs 8 25 --strategies naive replay selfrefresh selfrefresh-fast
 
+Prints its tables and writes them, headed by the command, commit, date and machine, to ``--out``
+(default ``benchmarks/results/speed.md``).
+
 1. Training: every strategy trains on the same stream (default the small synthetic speech stream,
    3 experiences) for the same epochs; only ``strategy.train`` is timed (no evaluation). Printed:
    sequences per second (real ones in the minibatches, replayed included) and the time as a
@@ -20,6 +23,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import time
 import warnings
@@ -27,8 +32,10 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # real_audio's streams
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _provenance import command as _command, header  # noqa: E402
 
 
 def _sync(device):
@@ -187,17 +194,42 @@ def main(argv=None):
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn", "srn"])
     p.add_argument("--repeat", type=int, default=2, help="training runs per strategy (best time kept)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "speed.md"),
+                   help="markdown file for the printed tables (default benchmarks/results/speed.md)")
     args = p.parse_args(argv)
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU visible; use --device cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    if "layers" in args.parts:
-        bench_layers(args.device)
-    if "generate" in args.parts:
-        bench_generation(args.hidden, args.device)
-    if "train" in args.parts:
-        for epochs in args.epochs:
-            bench_training(args.strategies, args.stream, epochs, args.hidden, args.device, args.repeat, args.cell)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+        if "layers" in args.parts:
+            bench_layers(args.device)
+        if "generate" in args.parts:
+            bench_generation(args.hidden, args.device)
+        if "train" in args.parts:
+            for epochs in args.epochs:
+                bench_training(args.strategies, args.stream, epochs, args.hidden, args.device, args.repeat, args.cell)
+    from selfrefresh._files import write_text
+    cmd = _command("benchmarks/speed.py", argv, prefix=f"OMP_NUM_THREADS={torch.get_num_threads()}")
+    write_text(args.out, "# Speed\n\n" + header(cmd, device=args.device,
+                                                  extra=f"{torch.get_num_threads()} torch thread(s)")
+               + "\n```\n" + printed.getvalue().rstrip("\n") + "\n```\n")
+
+
+class _Tee(io.TextIOBase):
+    """Writes to several text streams at once (the terminal and the results file's buffer)."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self):
+        for s in self.streams:
+            s.flush()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 __all__ = ["main", "build_parser", "DEMO"]
 
 # The demo: SelfRefresh vs Naive vs Cumulative on a small synthetic speech stream
-# (about 3 minutes on 2 CPU cores; see docs/readme/cli.md).
+# (its wall time: benchmarks/results/threads.md; what it writes: docs/cli.md).
 DEMO = {"stream": "speech", "size": "small", "strategies": ("naive", "selfrefresh", "cumulative"),
         "seeds": (0,), "epochs": 25, "cell": "gru", "hidden_size": 64, "lr": 2e-3, "fallback_stream": "japanese-vowels"}
 

@@ -16,7 +16,7 @@
 
 What the papers leave open (network sizes, learning rule, R, pseudo-patterns per item, NET2's
 initialisation) is a field of :class:`StaticConfig` / :class:`SequenceConfig`, with defaults
-chosen by measurement (``docs/readme/ans-rousset.md``).
+chosen by measurement (``docs/replication.md``).
 """
 from __future__ import annotations
 

@@ -36,6 +36,8 @@ LOG: dict = {}
 
 
 def fuzz(n):
+    # SELFREFRESH_FUZZ_SCALE < 1 runs fewer examples (benchmarks/fuzz_report.py --scale, a pipeline check)
+    n = max(1, round(n * float(os.environ.get("SELFREFRESH_FUZZ_SCALE", "1"))))
     return settings(max_examples=n, deadline=None, database=None, derandomize=True,
                     suppress_health_check=list(HealthCheck))
 

@@ -57,8 +57,8 @@ class RecurrentGAN(LearnedSequenceGenerator):
             biased RBF-MMD^2 between the real and generated sequences of each class in the
             minibatch (flattened, standardised; bandwidths ``mmd_bandwidths`` times the median
             distance). It penalises missing modes directly (MMD-GAN / GMMN style). Default 100
-            (the term is ~1e-2): on the 4-mode mixture (100 epochs, batch 64, 6 seeds) it raised
-            the modes found from 0-2 to 3-4 (``tests/test_gan.py``).
+            (the term is ~1e-2). Its effect on mode coverage: docs/gan.md ("Mode coverage"),
+            checked by ``tests/test_gan.py``.
         device, update_epochs, replay_per_class: see :class:`LearnedSequenceGenerator`.
     """
 

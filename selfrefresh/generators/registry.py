@@ -15,8 +15,9 @@ from .reverberation import Noise, Reverberation
 __all__ = ["GeneratorSpec", "GENERATORS", "GENERATOR_NAMES", "STRATEGY_REVERBERATION_DEFAULTS", "generator_spec",
            "make_generator"]
 
-# Measured on JapaneseVowels (3 experiences, GRU 64, 60 epochs; see the README): steering the
-# seeds toward NET2's classes before reverberating raised mean final accuracy by 0.11 (paired over 5 seeds).
+# R = 5 re-injections after 5 steering steps toward NET2's classes (10 steps gave the same accuracy
+# from seeds taken in the current experience, 20 % slower: docs/memory.md). What steering and R are
+# worth (paired by seed): the "no steering" and "R = ..." rows of docs/ablations.md.
 STRATEGY_REVERBERATION_DEFAULTS = {"reverberations": 5, "steer_steps": 5}
 
 

@@ -47,10 +47,15 @@ class ProgressBar(SupervisedPlugin):
     def after_training_iteration(self, strategy, **kwargs):
         self.bar.update(1)
         if strategy.loss is not None and self.bar.n % 10 == 0:
-            self.bar.set_postfix(exp=strategy.experience.current_experience, loss=f"{float(strategy.loss):.3f}")
+            self.bar.set_postfix(exp=strategy.experience.current_experience, loss=f"{_scalar(strategy.loss):.3f}")
 
     def close(self):
         self.bar.close()
+
+
+def _scalar(loss) -> float:
+    """A loss as a float, without autograd's warning about a tensor that requires grad."""
+    return float(loss.detach()) if hasattr(loss, "detach") else float(loss)
 
 
 def _metrics():

@@ -2,8 +2,7 @@
 
 The models are small recurrent networks: their matmuls are too small for several threads to pay
 back the synchronisation, and on a shared machine torch's default (all cores) spins against the
-other processes. ``benchmarks/threads.py`` measures it (``benchmarks/results/threads.md``: on 2
-shared cores, ``selfrefresh demo`` took 129 s on one thread and 366 s on two).
+other processes. ``benchmarks/threads.py`` measures it (figures in ``benchmarks/results/threads.md``).
 """
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ class SelfRefreshConfig:
         seeds: where reverberation starts: ``"noise"`` (around the running data moments) or
             ``"current"`` (the current experience's own real sequences, which NET2 then steers
             toward its old classes and reverberates: pseudo-sequences that start on the data
-            manifold; nothing is kept after the experience).
+            manifold; nothing is kept after the experience). Generators that do not start from
+            seed sequences (a GAN) ignore it.
         steer: steer seeds toward NET2's classes (the generator's ``steer_steps`` says how hard).
         match_moments: noise seeds around the running per-feature mean/std of the real data.
         pseudo_ratio: pseudo-patterns per real sequence in each minibatch.

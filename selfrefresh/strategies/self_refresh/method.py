@@ -49,9 +49,6 @@ class DualMemory:
         self.generator = make_generator(config.generator, **(config.generator_kwargs or {}))
         if hasattr(self.generator, "manual_seed"):
             self.generator.manual_seed(config.seed)
-        if config.seeds == "current" and not hasattr(self.generator, "use_seeds"):
-            raise ValueError(f"seeds='current' needs a generator that starts from seed sequences "
-                             f"(reverberation or noise); {type(self.generator).__name__} does not")
         self.storage: Optional[nn.Module] = None
         self.known: Optional[Tensor] = None
         self.seen: set = set()
@@ -159,7 +156,7 @@ class DualMemory:
             p.requires_grad_(True)
         self.known = known
         self.pool.clear()
-        if cfg.seeds == "current":
+        if cfg.seeds == "current" and hasattr(self.generator, "use_seeds"):
             self.generator.use_seeds(None)  # the experience's sequences are not kept
         if hasattr(self.generator, "update"):
             self.generator.update(dataset, network=self.storage)
@@ -175,7 +172,7 @@ class DualMemory:
             mean = s / n
             moments = (mean.float(), (ss / n - mean * mean).clamp_min(1e-8).sqrt().float())
         self.generator.configure(network, classes=classes, moments=moments)
-        if cfg.seeds == "current" and real_x is not None:
+        if cfg.seeds == "current" and real_x is not None and hasattr(self.generator, "use_seeds"):
             self.generator.use_seeds(real_x.detach().float().cpu())
 
     def per_batch(self, batch_size: int) -> int:
