@@ -1,12 +1,12 @@
 # The two commands of the README: `make demo` and `make test`.
 # `make results` regenerates every figure of the README (hours); `make results-quick` checks that
-# pipeline at a tiny size (about 2 minutes), changing no file.
+# pipeline at a tiny size (about 2 minutes), changing no file. `make mutants`: mutation testing.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow results results-quick bench clean
+.PHONY: install demo test test-slow results results-quick mutants bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,13 @@ results: $(STAMP)
 
 results-quick: $(STAMP)
 	$(BIN)/python benchmarks/readme_tables.py --quick
+
+# Mutation testing of every file mapped in benchmarks/mutation.py against its fast tests (hours on
+# 2 cores; not in `make test`). Writes benchmarks/results/mutation.md. Pass e.g.
+# MUTANTS_ARGS="--files selfrefresh/strategies/losses.py --max-mutants 40" for a seeded sample.
+mutants: $(STAMP)
+	$(BIN)/pip install -q -e ".[mutation]"
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/mutation.py $(MUTANTS_ARGS)
 
 clean:
 	rm -rf $(VENV) results

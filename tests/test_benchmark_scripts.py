@@ -56,3 +56,34 @@ def test_fuzz_report_counts_every_outcome_and_fails_short_of_the_target():
     text = mod.markdown(s, "14 passed", 12.0, "cmd")
     assert "**5 distinct malformed inputs, 3 of them (60%)" in text
     assert "| tensors | 3 | clear error 2, unexpected IndexError 1 |" in text
+
+
+def test_mutation_script_reads_mutmut_results_into_the_table():
+    """The pure parts of benchmarks/mutation.py (mutmut is not run)."""
+    mod = _script("mutation")
+    assert mod.tests_for("selfrefresh/metrics/generative.py") == ["tests/test_generative_metrics.py"]
+    with pytest.raises(KeyError, match="no tests mapped"):
+        mod.tests_for("selfrefresh/cli.py")
+    names = [f"m.x_f__mutmut_{i}" for i in range(1, 11)]
+    assert mod.sample(names, 4, seed=1) == mod.sample(list(reversed(names)), 4, seed=1)  # seeded, order-free
+    assert len(mod.sample(names, 4)) == 4 and mod.sample(names, None) == sorted(names)
+    meta = {"exit_code_by_key": {"a": 1, "b": 0, "c": 36, "d": 33, "e": None, "f": 3, "g": -11}}
+    verdicts = mod.read_meta(meta, ["a", "b", "c", "d", "f", "g", "zz"])
+    assert verdicts == {"a": "killed", "b": "survived", "c": "timeout", "d": "no tests", "f": "killed",
+                        "g": "segfault", "zz": "not checked"}
+    c = mod.count(verdicts)
+    assert (c["killed"], c["survived"], c["timeout"], c["no tests"], c["other"], c["run"]) == (2, 1, 1, 1, 2, 7)
+    assert c["score"] == pytest.approx(3 / 5)
+    diff = ("--- a.py\n+++ a.py\n@@ -1,4 +1,4 @@\n def f(x):\n     y = 1\n-    return x + y\n"
+            "+    return x - y\n")
+    assert mod.diff_summary(diff) == (2, "return x + y -> return x - y")
+    src = "class P:\n    @property\n    def take(self):\n        return 1\n\ndef g():\n    pass\n"
+    assert mod.function_start(src, "m.xǁPǁtake__mutmut_3") == 2
+    assert mod.function_start(src, "m.x_g__mutmut_1") == 6
+    assert "[tool.mutmut]" in mod.mutmut_config("a/b.py", ["tests/t.py", "-k", "not slow"])
+    rows = [{"path": "a/b.py", "tests": ["tests/t.py"], "generated": 20, "counts": c}]
+    text = mod.markdown(rows, [{"name": "m.x_f__mutmut_2", "where": "a/b.py:3", "change": "x -> y",
+                                "status": "survived"}], "HEAD\n", 60.0, sampled=True)
+    assert "| `a/b.py` | `tests/t.py` | 20 | 7 | 2 | 1 | 1 | 1 | 2 | 60 % |" in text
+    assert "**60 %** (3/5)" in text and "not the whole set" in text
+    assert "- `a/b.py:3` survived: `x -> y` (m.x_f__mutmut_2)" in text
