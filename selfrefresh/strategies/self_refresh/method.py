@@ -24,6 +24,7 @@ from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
 from ..losses import current_classes_ce, soft_target_loss
 from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
+from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, truncates
@@ -59,39 +60,6 @@ class DualMemory:
         self.batches_per_epoch = 1
         self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
 
-    # -- checks --------------------------------------------------------------------------------
-    @staticmethod
-    def check_batch(model: nn.Module, x: Tensor, y: Tensor) -> None:
-        """Clear errors for minibatches the method cannot learn from."""
-        size = getattr(model, "input_size", None)
-        if x.dim() != 3:
-            raise ValueError(f"SelfRefresh: expected minibatches of sequences (batch, time, features), "
-                             f"got shape {tuple(x.shape)}")
-        if size is not None and x.shape[-1] != size:
-            raise ValueError(f"SelfRefresh: the model takes {size} features per step, the data has "
-                             f"{x.shape[-1]}")
-        if not torch.isfinite(x).all():
-            raise ValueError("SelfRefresh: the training data contains NaN or inf values")
-        if y.is_floating_point():
-            raise TypeError(f"SelfRefresh: class labels must be integers, got {y.dtype}")
-        if y.numel() and int(y.min()) < 0:
-            raise ValueError(f"SelfRefresh: negative class label {int(y.min())}")
-        nc = getattr(model, "num_classes", None)
-        if nc is not None and y.numel() and int(y.max()) >= nc:
-            raise ValueError(f"SelfRefresh: label {int(y.max())} is out of range for {nc} outputs")
-
-    @staticmethod
-    def grow(model: nn.Module, classes: Sequence[int]) -> None:
-        """Enlarge the model's class head to cover ``classes``."""
-        need = max(classes) + 1
-        have = getattr(model, "num_classes", None)
-        if have is None or have >= need:
-            return
-        if not hasattr(model, "grow"):
-            raise ValueError(f"label {need - 1} is out of range for a model with {have} outputs, and the "
-                             "model cannot grow its class head")
-        model.grow(need)
-
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
                          epochs: int, real_x: Optional[Tensor] = None) -> None:
@@ -101,7 +69,7 @@ class DualMemory:
         """
         if n_train == 0:
             raise ValueError("SelfRefresh: the experience has no training data")
-        self.grow(model, classes)
+        grow_head(model, classes)
         self.current = torch.as_tensor(sorted(int(c) for c in classes), dtype=torch.long)
         self.batches_per_epoch = max(1, math.ceil(n_train / mb_size))
         self._mb_size, self._epochs = mb_size, epochs
@@ -118,7 +86,7 @@ class DualMemory:
 
     def observe(self, model: nn.Module, x: Tensor, y: Tensor, first_epoch: bool) -> None:
         """Check a real minibatch; record its length and (first epoch) its moments."""
-        self.check_batch(model, x, y)
+        check_batch(model, x, y)
         if hasattr(self.generator, "seq_len") and self.generator.seq_len is None:
             self.generator.seq_len = x.shape[1]
         if self.config.match_moments and first_epoch:

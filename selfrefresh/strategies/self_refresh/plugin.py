@@ -6,6 +6,7 @@ from typing import Optional
 import torch
 from avalanche.core import SupervisedPlugin
 
+from .checks import grow_head
 from .config import SelfRefreshConfig
 from .method import DualMemory
 
@@ -71,7 +72,7 @@ class SelfRefreshPlugin(SupervisedPlugin):
         exp = strategy.experience
         if len(exp.dataset) == 0:
             raise ValueError(f"SelfRefresh: experience {exp.current_experience} has no training data")
-        self.method.grow(strategy.model, sorted(int(c) for c in exp.classes_in_this_experience))
+        grow_head(strategy.model, sorted(int(c) for c in exp.classes_in_this_experience))
 
     def before_training_exp(self, strategy, **kwargs):
         exp, cfg = strategy.experience, self.config
