@@ -34,42 +34,30 @@ STRATEGIES = ("selfrefresh-gan", "selfrefresh", "generative-replay", "naive")
 
 
 def run(name: str, seed: int, epochs: int, hidden: int, gan_epochs: int):
-    from avalanche.evaluation.metrics import accuracy_metrics
-    from avalanche.training.plugins import EvaluationPlugin
-
-    from selfrefresh.streams import get_stream
-    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.runs import build_model, load_stream, stream_info
+    from selfrefresh.runs.loop import accuracy_evaluator, train_stream
     from selfrefresh.strategies.registry import make_strategy
 
     torch.manual_seed(seed)
     np.random.seed(seed)
-    bm = get_stream("japanese-vowels")(seed=seed)
-    x0 = bm.train_stream[0].dataset[0][0]
-    seq_len, n_features = x0.shape
-    model = AutoHeteroRNN(n_features, hidden, 9, cell="gru")
+    bm = load_stream("japanese-vowels", extra={"seed": seed}, progress=False)
+    info = stream_info(bm)
+    model, _ = build_model(info, "gru", hidden)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     options = {}
     if name == "selfrefresh-gan":
         options = {"generator": "gan", "seed": seed, "generator_kwargs": {"update_epochs": gan_epochs}}
     elif name == "selfrefresh":
         options = {"seed": seed}
-    s = make_strategy(name, model, opt, options=options, seq_len=seq_len, train_mb_size=32, train_epochs=epochs,
-                      eval_mb_size=256, evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
-    n = len(bm.test_stream)
-    matrix = np.full((n, n), np.nan)                  # matrix[i, j]: accuracy on test exp j after training exp i
-    wall = 0.0
-    for i, exp in enumerate(bm.train_stream):
-        t = time.perf_counter()
-        s.train(exp, eval_streams=[])
-        wall += time.perf_counter() - t
-        res = s.eval(bm.test_stream)
-        for j in range(n):
-            key = [k for k in res if k.startswith("Top1_Acc_Exp/eval_phase/test_stream") and k.endswith(f"Exp{j:03d}")]
-            matrix[i, j] = res[key[0]]
+    s = make_strategy(name, model, opt, options=options, seq_len=info["seq_len"], train_mb_size=32,
+                      train_epochs=epochs, eval_mb_size=256, evaluator=accuracy_evaluator())
+    rows, seconds = train_stream(s, bm, eval_each=True)
+    matrix = np.asarray(rows)                  # matrix[i, j]: accuracy on test exp j after training exp i
     final = matrix[-1]
-    forgetting = [np.nanmax(matrix[j:-1, j]) - final[j] for j in range(n - 1)]
+    # forgetting of experience j: its best accuracy once learned (rows j .. T-2) minus its final one
+    forgetting = [matrix[j:-1, j].max() - final[j] for j in range(len(final) - 1)]
     diverged = getattr(getattr(s, "generator", None), "diverged", None) if name == "selfrefresh-gan" else None
-    return {"acc": float(np.mean(final)), "forgetting": float(np.mean(forgetting)), "wall": wall,
+    return {"acc": float(np.mean(final)), "forgetting": float(np.mean(forgetting)), "wall": sum(seconds),
             "matrix": matrix.tolist(), "diverged": diverged}
 
 

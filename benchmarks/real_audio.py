@@ -69,21 +69,17 @@ def run_cell(cell: dict) -> dict:
     """One run: cell = {stream, cell_type, hidden, epochs, row, seed, options, lr} -> accuracies, time."""
     import torch
     torch.set_num_threads(1)
-    from avalanche.evaluation.metrics import accuracy_metrics
-    from avalanche.training.plugins import EvaluationPlugin
-
-    from selfrefresh.runs import stream_info
-    from selfrefresh.runs.run import _silence_warnings
-    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.runs import build_model, stream_info
+    from selfrefresh.runs.loop import accuracy_evaluator, silence_warnings, train_stream
     from selfrefresh.strategies import make_strategy
 
-    _silence_warnings()
+    silence_warnings()
     seed = cell["seed"]
     bm, mb = load(cell["stream"], seed)
     info = stream_info(bm)
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model = AutoHeteroRNN(info["input_size"], cell["hidden"], info["num_classes"], cell=cell["cell_type"])
+    model, _ = build_model(info, cell["cell_type"], cell["hidden"])
     opt = torch.optim.Adam(model.parameters(), lr=cell["lr"])
     kind, options = cell["kind"], cell["options"]
     if options is None:  # replay: a fixed number of sequences per class
@@ -91,16 +87,9 @@ def run_cell(cell: dict) -> dict:
     if kind.startswith("selfrefresh"):
         options = {"seed": seed, **options}
     s = make_strategy(kind, model, opt, options=options, seq_len=info["seq_len"], train_mb_size=mb,
-                      train_epochs=cell["epochs"], eval_mb_size=512,
-                      evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
-    wall = 0.0
-    for exp in bm.train_stream:
-        t = time.perf_counter()
-        s.train(exp, eval_streams=[])
-        wall += time.perf_counter() - t
-    res = s.eval(bm.test_stream)
-    accs = [float(res[k]) for k in sorted(res) if k.startswith("Top1_Acc_Exp/eval_phase/test_stream")]
-    return {**cell, "acc": float(np.mean(accs)), "per_experience": accs, "wall": wall}
+                      train_epochs=cell["epochs"], eval_mb_size=512, evaluator=accuracy_evaluator())
+    accs, seconds = train_stream(s, bm)
+    return {**cell, "acc": float(np.mean(accs)), "per_experience": accs, "wall": sum(seconds)}
 
 
 def execute(cells, workers: int):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -53,29 +52,21 @@ VARIANTS = {
 
 def run(kind: str, kw: dict, seed: int, epochs: int, hidden: int, stream: str = "japanese-vowels",
         lr: float = 1e-3):
-    from avalanche.evaluation.metrics import accuracy_metrics
-    from avalanche.training.plugins import EvaluationPlugin
-
-    from selfrefresh.runs import load_stream, stream_info
-    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.runs import build_model, load_stream, stream_info
+    from selfrefresh.runs.loop import accuracy_evaluator, train_stream
     from selfrefresh.strategies import make_strategy
 
     torch.manual_seed(seed)
     np.random.seed(seed)
     bm = load_stream(stream, "small", extra={"seed": seed}, progress=False)
     info = stream_info(bm)
-    model = AutoHeteroRNN(info["input_size"], hidden, info["num_classes"], cell="gru")
+    model, _ = build_model(info, "gru", hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     options = {"seed": seed, **kw} if kind.startswith("selfrefresh") else kw
     s = make_strategy(kind, model, opt, options=options, train_mb_size=32, train_epochs=epochs, eval_mb_size=256,
-                      evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
-    t = time.perf_counter()
-    for exp in bm.train_stream:
-        s.train(exp, eval_streams=[])
-    wall = time.perf_counter() - t
-    res = s.eval(bm.test_stream)
-    accs = [res[k] for k in sorted(res) if k.startswith("Top1_Acc_Exp/eval_phase/test_stream")]
-    return float(np.mean(accs)), wall
+                      evaluator=accuracy_evaluator())
+    accs, seconds = train_stream(s, bm)
+    return float(np.mean(accs)), sum(seconds)
 
 
 def main(argv=None):

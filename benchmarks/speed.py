@@ -27,7 +27,6 @@ import contextlib
 import io
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -59,24 +58,17 @@ def best_time(fn, device, repeat=5, warmup=2):
 def _train_once(name, bench, info, epochs, hidden, device, cell="gru", mb=32):
     """Seconds spent in ``strategy.train`` over the stream, and the real sequences it saw."""
     from selfrefresh.runs import build_model
+    from selfrefresh.runs.loop import accuracy_evaluator, quiet_warnings, train_stream
     from selfrefresh.strategies.registry import make_strategy
     torch.manual_seed(0)
     model, _ = build_model(info, cell, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        counter = _Counter()
+    counter = _Counter()
+    with quiet_warnings():
         strategy = make_strategy(name, model, opt, seq_len=info["seq_len"], train_mb_size=mb,
                                  train_epochs=epochs, eval_mb_size=256, device=device,
-                                 evaluator=_quiet_evaluator(), plugins=[counter])
-        per_exp = []
-        experiences = [bench.train_stream] if name == "joint" else list(bench.train_stream)
-        for exp in experiences:
-            _sync(device)
-            t = time.perf_counter()
-            strategy.train(exp)
-            _sync(device)
-            per_exp.append(time.perf_counter() - t)
+                                 evaluator=accuracy_evaluator(accuracy=False), plugins=[counter])
+    _, per_exp = train_stream(strategy, bench, evaluate=False)
     return sum(per_exp), counter.n, per_exp
 
 
@@ -131,11 +123,6 @@ def _Counter():
         def after_training_iteration(self, strategy, **kwargs):
             self.n += len(strategy.mb_y)
     return Counter()
-
-
-def _quiet_evaluator():
-    from avalanche.training.plugins import EvaluationPlugin
-    return EvaluationPlugin(loggers=[])
 
 
 def bench_generation(hidden, device, n=256):

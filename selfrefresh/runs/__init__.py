@@ -2,7 +2,8 @@
 
 * :mod:`~selfrefresh.runs.config`: :class:`RunConfig`, what defines a run, and its identity;
 * :mod:`~selfrefresh.runs.build`: names to a device, a stream and a model;
-* :mod:`~selfrefresh.runs.run`: :func:`run_experiment`, the loop with checkpoints and resume;
+* :mod:`~selfrefresh.runs.loop`: the train-then-evaluate loop (also used by the benchmark scripts);
+* :mod:`~selfrefresh.runs.run`: :func:`run_experiment`, that loop with checkpoints and resume;
 * :mod:`~selfrefresh.runs.evaluation`: progress bar, evaluator, optional Avalanche loggers;
 * :mod:`~selfrefresh.runs.options`: which ``--option`` each strategy takes;
 * :mod:`~selfrefresh.runs.report` and :mod:`~selfrefresh.runs.plots`: tables and curves over seeds;

@@ -25,8 +25,6 @@ import math
 import os
 import random
 import shutil
-import time
-import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -37,6 +35,7 @@ from .build import build_model, check_model_settings, load_stream, resolve_devic
 from .config import RunConfig
 from .errors import ExperimentError, one_line
 from .io import atomic_file, read_json, write_json
+from .loop import quiet_warnings, train_steps
 from .report import matrix_metrics
 from .threads import set_threads
 
@@ -171,13 +170,6 @@ def _seed_everything(seed: int) -> None:
     RNGManager.set_random_seeds(seed)
 
 
-def _silence_warnings() -> None:
-    # Avalanche's deprecation decorator forces "always": drop the display itself (restored on exit
-    # of the enclosing catch_warnings)
-    warnings.simplefilter("ignore")
-    warnings.showwarning = lambda *args, **kwargs: None
-
-
 # --------------------------------------------------------------------------- one run
 
 def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
@@ -231,8 +223,7 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
     planned = [math.ceil(n / config.batch_size) * config.epochs
                for n in _training_sizes(config.strategy, bench)[start:]]
     bar = ProgressBar(name, planned, config.progress)
-    with warnings.catch_warnings():
-        _silence_warnings()
+    with quiet_warnings():
         evaluator = run_evaluator(folder / "avalanche_logs" / f"from_exp{start}", config.log,
                                   log_root=Path(out), name=name, config=config.identity())
         try:
@@ -258,16 +249,13 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
         _set_rng_state(checkpoint["rng"])
 
     stop = n_rows if stop_after is None else min(n_rows, start + max(0, stop_after - start))
+    metrics = None
     try:
-        for i in range(start, stop):
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                _silence_warnings()
-                strategy.train(bench.train_stream if joint else bench.train_stream[i])
-                metrics = strategy.eval(bench.test_stream)
-            wall += time.perf_counter() - t0
+        for step in train_steps(strategy, bench, start=start, stop=stop):
+            wall += step.train_s + step.eval_s
+            metrics = step.metrics
             acc.append(experience_accuracies(metrics)[:info["n_experiences"]])
-            _save({"version": CHECKPOINT_VERSION, "identity": config.identity(), "finished": i + 1,
+            _save({"version": CHECKPOINT_VERSION, "identity": config.identity(), "finished": step.index + 1,
                    "accuracy_matrix": acc, "wall_time_s": wall,
                    "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
                    "strategy_state": strategy_state(strategy, config.strategy), "rng": _rng_state(),
@@ -287,7 +275,7 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
                "hidden_size": config.hidden_size, "epochs": config.epochs, "batch_size": config.batch_size,
                "lr": config.lr, "size": config.size, "settings": config.identity(), "device": str(device),
                "finished": finished, "n_experiences": info["n_experiences"], "accuracy_matrix": acc,
-               **matrix_metrics(acc), "pooled_final_accuracy": pooled_accuracy(metrics) if stop > start else None,
+               **matrix_metrics(acc), "pooled_final_accuracy": pooled_accuracy(metrics) if metrics is not None else None,
                "stored_real_samples": stored_real_samples(strategy, config.strategy),
                "wall_time_s": wall, "resumed_from": start}
     _write_matrix(folder / "accuracy_matrix.csv", acc)
