@@ -45,8 +45,10 @@ def test_every_run_file_goes_through_the_atomic_helper(tmp_path, toy, monkeypatc
         return real(path, *args, **kwargs)
     import contextlib
     monkeypatch.setattr(io, "atomic_file", contextlib.contextmanager(spy))
+    import selfrefresh._files as files
     import selfrefresh.runs.plots as plots
     import selfrefresh.runs.run as run
+    monkeypatch.setattr(files, "atomic_file", io.atomic_file)  # write_text / write_json live there
     monkeypatch.setattr(run, "atomic_file", io.atomic_file)
     monkeypatch.setattr(plots, "atomic_file", io.atomic_file)
     from selfrefresh.runs import collect_summaries, write_report
