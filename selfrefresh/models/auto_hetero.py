@@ -137,8 +137,14 @@ class AutoHeteroRNN(nn.Module):
                              f"{float(x.detach().abs().max()):.3g}) and gave NaN or inf outputs; scale the input")
         return logits
 
-    def _auto(self, features: Tensor) -> Tensor:
-        r = self.auto_head(features)
+    def _auto(self, features: Tensor, items_only: bool = False) -> Tensor:
+        """The auto head on features (..., H): (..., F + S), or only its item part (..., F)
+        (the first F rows of the head: the context rows are not computed)."""
+        if items_only:
+            f = self.input_size
+            r = nn.functional.linear(features, self.auto_head.weight[:f], self.auto_head.bias[:f])
+        else:
+            r = self.auto_head(features)
         return torch.sigmoid(r) if self.auto_activation == "sigmoid" else r
 
     def forward(self, x: Tensor) -> Tensor:
@@ -164,7 +170,7 @@ class AutoHeteroRNN(nn.Module):
             self.rnn._check_state(state, b, "AutoHeteroRNN.run", x.dtype)
         if not with_context:
             out, final = self.rnn(x, state)
-            recon, recon_target = self._auto(out)[..., : self.input_size], x.detach()
+            recon, recon_target = self._auto(out, items_only=True), x.detach()
         else:
             if self.num_layers == 1 and not self.rnn.is_lstm:
                 out, final = self.rnn(x, state)
@@ -206,7 +212,7 @@ class AutoHeteroRNN(nn.Module):
         """The item part of the auto output for a whole sequence: x (B, T, F) -> (B, T, F)."""
         _check_finite_input(x, self.input_size, self._dtype)
         out, _ = self.rnn(x)
-        return self._auto(out)[..., : self.input_size]
+        return self._auto(out, items_only=True)
 
     def features(self, x: Tensor) -> Tensor:
         """Final top-layer hidden state (B, H): the embedding the class head reads."""

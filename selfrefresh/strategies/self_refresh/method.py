@@ -217,12 +217,13 @@ class DualMemory:
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
         if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
-            with torch.no_grad():
-                teacher = self.storage.run(x, with_context=False)
+            with torch.no_grad():  # NET2's features and logits on the real sequences (no auto head)
+                t_features, _ = self.storage.rnn(x)
+                t_logits = self.storage.classifier(t_features[:, -1])
             if cfg.real_distill_weight:
-                loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, teacher.logits)
+                loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
-                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, teacher.features)
+                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
