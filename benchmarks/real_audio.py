@@ -112,7 +112,7 @@ def _paired(a, b) -> str:
 def tables(results, rows) -> str:
     out = []
     groups = sorted({(r["stream"], r["cell_type"], r["hidden"], r["epochs"]) for r in results},
-                    key=lambda g: (list(STREAMS).index(g[0]) if g[0] in STREAMS else 99, g[1], g[3]))
+                    key=lambda g: (list(STREAMS).index(g[0]) if g[0] in STREAMS else 99, -g[2], g[1], g[3]))
     for g in groups:
         cells = [r for r in results if (r["stream"], r["cell_type"], r["hidden"], r["epochs"]) == g]
         by_row = {}

@@ -189,8 +189,6 @@ def test_damaged_caches_are_rebuilt(tmp_path, monkeypatch):
     assert load_npz(cache)["audio"].size > 0  # replaced by a valid one
 
 
-@pytest.mark.xfail(strict=False, reason="selfrefresh/experiment.py is being split by another engineer: its "
-                   "load_checkpoint should call selfrefresh._files.load_torch_file")
 def test_run_checkpoint_loader_gives_no_unsafe_hint(tmp_path):
     from selfrefresh.experiment import load_checkpoint
     path = tmp_path / "checkpoint.pt"

@@ -122,10 +122,11 @@ def _training_sizes(strategy: str, bench) -> list:
 
 def load_checkpoint(path: os.PathLike) -> dict:
     """A run checkpoint, loaded without unpickling arbitrary objects."""
+    from .._files import CorruptFileError, load_torch_file, short_reason
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any corruption is reported the same way
-        raise ExperimentError(f"{path} is damaged ({one_line(err)}); delete it or use --overwrite") from None
+        return load_torch_file(path, what="run checkpoint")
+    except CorruptFileError as err:  # its message never suggests an unsafe load
+        raise ExperimentError(f"{path} is damaged ({short_reason(err)}); delete it or use --overwrite") from None
 
 
 def _save(obj, path: Path) -> None:
