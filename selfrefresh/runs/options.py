@@ -4,7 +4,7 @@
 callable: the Avalanche strategy class, EWC's plugin, the generative-replay factory or
 :class:`~selfrefresh.strategies.SelfRefresh`; Naive, Cumulative and Joint take none. The names a
 strategy takes are that callable's keyword parameters, less the ``SupervisedTemplate`` ones.
-(This table belongs beside the strategies' registry once there is one.)
+Each spec names that callable (``StrategySpec.option_target``).
 """
 from __future__ import annotations
 
@@ -17,21 +17,11 @@ __all__ = ["option_names", "options_for"]
 
 
 def _option_target(strategy: str):
-    """The callable ``make_strategy`` hands ``strategy``'s options to (``None``: it takes none)."""
-    from avalanche.training import supervised as av
-    if strategy in ("naive", "cumulative", "joint"):
-        return None
-    if strategy == "ewc":
-        from avalanche.training.plugins import EWCPlugin
-        return EWCPlugin
-    if strategy == "generative-replay":
-        from ..strategies.generative_replay import avalanche_generative_replay
-        return avalanche_generative_replay
-    if strategy.startswith("selfrefresh"):
-        from ..strategies import SelfRefresh
-        return SelfRefresh
-    return {"si": av.SynapticIntelligence, "lwf": av.LwF, "replay": av.Replay, "gem": av.GEM,
-            "agem": av.AGEM}[strategy]
+    """The callable ``make_strategy`` hands ``strategy``'s options to (``None``: it takes none),
+    as its registered spec says."""
+    from ..strategies.registry import strategy_spec
+    target = strategy_spec(strategy).option_target
+    return None if target is None else target()
 
 
 def option_names(strategy: str) -> frozenset:

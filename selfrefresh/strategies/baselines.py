@@ -63,6 +63,19 @@ def _avalanche(class_name: str, with_options: bool):
     return build
 
 
+def _avalanche_class(class_name: str):
+    """``option_target`` of a spec built by :func:`_avalanche`: the Avalanche strategy class."""
+    def target():
+        from avalanche.training import supervised
+        return getattr(supervised, class_name)
+    return target
+
+
+def _ewc_target():
+    from avalanche.training.plugins import EWCPlugin
+    return EWCPlugin
+
+
 def _build_ewc(a: BuildArgs):
     from avalanche.training.templates import SupervisedTemplate
     plugin = _ewc_plugin_class()(**a.options)
@@ -157,17 +170,19 @@ CUMULATIVE = StrategySpec("cumulative", _avalanche("Cumulative", False), load_st
 JOINT = StrategySpec("joint", _avalanche("JointTraining", False), stored_real_samples=_seen_dataset_size,
                      summary="all experiences at once: the upper bound")
 EWC = StrategySpec("ewc", _build_ewc, {"ewc_lambda": 100.0, "mode": "separate"}, _ewc_state, _load_ewc,
-                   summary="elastic weight consolidation")
+                   summary="elastic weight consolidation", option_target=_ewc_target)
 SI = StrategySpec("si", _avalanche("SynapticIntelligence", True), {"si_lambda": 1.0}, _si_state, _load_si,
-                  summary="synaptic intelligence")
+                  summary="synaptic intelligence", option_target=_avalanche_class("SynapticIntelligence"))
 LWF = StrategySpec("lwf", _avalanche("LwF", True), {"alpha": 1.0, "temperature": 2.0}, _lwf_state, _load_lwf,
-                   summary="learning without forgetting")
+                   summary="learning without forgetting", option_target=_avalanche_class("LwF"))
 # Replay and A-GEM keep buffers of Avalanche datasets, which a tensors-only checkpoint does not hold.
 REPLAY = StrategySpec("replay", _avalanche("Replay", True), {"mem_size": 200}, stored_real_samples=_replay_stored,
-                      resumable=False, summary="rehearsal of a class-balanced buffer of real sequences")
+                      resumable=False, summary="rehearsal of a class-balanced buffer of real sequences",
+                      option_target=_avalanche_class("Replay"))
 GEM = StrategySpec("gem", _avalanche("GEM", True), {"patterns_per_exp": 64, "memory_strength": 0.5}, _gem_state,
-                   _load_gem, _gem_stored, summary="gradient episodic memory")
+                   _load_gem, _gem_stored, summary="gradient episodic memory", option_target=_avalanche_class("GEM"))
 AGEM = StrategySpec("agem", _avalanche("AGEM", True), {"patterns_per_exp": 64, "sample_size": 64},
-                    stored_real_samples=_agem_stored, resumable=False, summary="averaged GEM")
+                    stored_real_samples=_agem_stored, resumable=False, summary="averaged GEM",
+                    option_target=_avalanche_class("AGEM"))
 
 AVALANCHE_BASELINES = (NAIVE, CUMULATIVE, JOINT, EWC, SI, LWF, REPLAY, GEM, AGEM)

@@ -56,4 +56,5 @@ def _build(a: BuildArgs):
 
 # Its buffer is a generator strategy (a VAE and its optimizer under Avalanche), not written to checkpoints.
 GENERATIVE_REPLAY = StrategySpec("generative-replay", _build, resumable=False,
-                                 summary="Avalanche's GenerativeReplay with a sequence VAE")
+                                 summary="Avalanche's GenerativeReplay with a sequence VAE",
+                                 option_target=lambda: avalanche_generative_replay)

@@ -63,6 +63,11 @@ def _build(a: BuildArgs):
     return SelfRefresh(model=a.model, optimizer=a.optimizer, criterion=a.criterion, **opts, **a.common)
 
 
+def _selfrefresh_class():
+    from .self_refresh import SelfRefresh
+    return SelfRefresh
+
+
 def _state(strategy) -> dict:
     state = {"refresh": strategy.refresh.state_dict()}
     gen = strategy.refresh.generator
@@ -99,7 +104,8 @@ def _stored_real_samples(strategy) -> int:
 
 
 SELFREFRESH = StrategySpec("selfrefresh", _build, PRESETS["selfrefresh"], _state, _load_state, _stored_real_samples,
-                           summary="dual self-refreshing network, steered reverberation")
+                           summary="dual self-refreshing network, steered reverberation",
+                           option_target=_selfrefresh_class)
 SELFREFRESH_FAST = SELFREFRESH.preset("selfrefresh-fast", PRESETS["selfrefresh-fast"],
                                       "selfrefresh with half the pseudo-sequences, each weighing twice")
 SELFREFRESH_PAPERS = SELFREFRESH.preset("selfrefresh-papers", PRESETS["selfrefresh-papers"],

@@ -68,6 +68,9 @@ class StrategySpec:
         resumable: False when ``state`` cannot be written as tensors (a resumed run then
             restarts from the first experience).
         summary: one line for help texts.
+        option_target: ``option_target()`` -> the callable its options reach (the Avalanche class,
+            a plugin, a factory): its keyword parameters are the options the strategy takes
+            (``selfrefresh.runs.options``); None: it takes none.
     """
     name: str
     build: Callable
@@ -77,6 +80,7 @@ class StrategySpec:
     stored_real_samples: Callable = nothing_stored
     resumable: bool = True
     summary: str = ""
+    option_target: Optional[Callable] = None
 
     def options(self, overrides: Optional[dict] = None) -> dict:
         """The defaults (a deep copy) updated with ``overrides``."""
