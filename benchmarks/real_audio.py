@@ -206,8 +206,9 @@ def combine(paths, out: Path, argv=None) -> list:
     lines = [f"Combined by `{_command('benchmarks/real_audio.py', argv)}` from:", ""]
     for path, part in zip(paths, parts):
         m = part["machine"]
+        note = f" {part['note']}" if part.get("note") else ""
         lines.append(f"- `{part['command']}` (commit {m.get('commit')}, {m.get('date')}, {m.get('cores')} cores, "
-                     f"torch {m.get('torch')}, {m.get('device')}; `{path}`)")
+                     f"torch {m.get('torch')}, {m.get('device')}; `{path}`){note}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n\n" + text + "\n")
     print(text)

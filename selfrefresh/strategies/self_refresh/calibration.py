@@ -8,6 +8,8 @@ mean and variance, kept as statistics and moved with the features' drift) for th
 """
 from __future__ import annotations
 
+import math
+
 from typing import Iterable, Sequence, Tuple
 
 import torch
@@ -35,10 +37,17 @@ def teacher_labels(logits: Tensor, known: Tensor) -> Tensor:
 
 
 class ClassFeatureStats:
-    """Per-class mean and variance of hidden features (H,) each: statistics, not data."""
+    """Per-class Gaussian statistics of hidden features: statistics, not data.
 
-    def __init__(self):
-        self.stats: dict = {}  # class -> (mean (H,), var (H,))
+    Each class keeps a mean (H,), the ``rank`` leading principal directions of its feature
+    covariance scaled by their standard deviations (rank, H), and the variance left on each
+    feature (H,) (the whole diagonal variance when ``rank`` is 0)."""
+
+    def __init__(self, rank: int = 0):
+        if rank < 0:
+            raise ValueError(f"rank must be >= 0, got {rank}")
+        self.rank = int(rank)
+        self.stats: dict = {}  # class -> (mean (H,), residual var (H,), basis (k, H))
 
     def __len__(self) -> int:
         return len(self.stats)
@@ -46,33 +55,80 @@ class ClassFeatureStats:
     def record(self, feats: Tensor, y: Tensor) -> None:
         """Set the statistics of every class in y from feats (N, H)."""
         for c in y.unique().tolist():
-            f = feats[y == c]
-            var = f.var(0, unbiased=False) if len(f) > 1 else torch.zeros_like(f[0])
-            self.stats[int(c)] = (f.mean(0).cpu(), var.cpu())
+            f = feats[y == c].detach().float().cpu()
+            mean = f.mean(0)
+            var = f.var(0, unbiased=False) if len(f) > 1 else torch.zeros_like(mean)
+            basis = f.new_zeros(0, len(mean))
+            k = min(self.rank, len(f) - 1)
+            if k > 0:
+                _, sv, vt = torch.linalg.svd(f - mean, full_matrices=False)
+                basis = vt[:k] * (sv[:k] / math.sqrt(len(f)))[:, None]
+                var = (var - (basis * basis).sum(0)).clamp_min(0.0)
+            self.stats[int(c)] = (mean, var, basis)
 
     def move(self, drift: Tensor) -> None:
         """Shift every mean by the mean drift (N, H) the features show between the network the
         statistics were recorded with and the current one (semantic drift compensation, Yu et al. 2020)."""
         d = drift.mean(0).cpu()
-        self.stats = {c: (m + d, v) for c, (m, v) in self.stats.items()}
+        self.stats = {c: (m + d, v, b) for c, (m, v, b) in self.stats.items()}
+
+    def move_per_class(self, drift: Tensor, labels: Tensor) -> None:
+        """Shift each class's mean by the mean drift (N, H) of the samples labelled (N,) with it;
+        classes without a sample move by the mean drift of all samples."""
+        drift, labels = drift.cpu(), labels.cpu()
+        overall = drift.mean(0)
+        moved = {}
+        for c, (m, v, b) in self.stats.items():
+            rows = drift[labels == c]
+            moved[c] = (m + (rows.mean(0) if len(rows) else overall), v, b)
+        self.stats = moved
+
+    def move_linear(self, old: Tensor, new: Tensor, ridge: float = 0.1) -> None:
+        """Map every class through the affine map new ~ old @ W + b fitted by ridge regression on
+        paired features (N, H) of the same inputs under the old and the current network (a learned
+        drift compensator, Gomez-Villa et al. 2024): means, principal directions and variances move."""
+        old, new = old.detach().double().cpu(), new.detach().double().cpu()
+        mo, mn = old.mean(0), new.mean(0)
+        xo, xn = old - mo, new - mn
+        gram = xo.T @ xo
+        lam = ridge * gram.diagonal().mean().clamp_min(1e-12)
+        w = torch.linalg.solve(gram + lam * torch.eye(len(gram), dtype=gram.dtype), xo.T @ xn)
+        b = mn - mo @ w
+        moved = {}
+        for c, (m, v, basis) in self.stats.items():
+            wf = w.to(m.dtype)
+            moved[c] = ((m.double() @ w + b).to(m.dtype), ((wf * wf).T @ v).clamp_min(0.0), basis @ wf)
+        self.stats = moved
 
     def sample(self, classes: Iterable[int], n: int, device) -> Tuple[Tensor, Tensor]:
-        """n features per known class in ``classes`` from N(mean, diag(var)): (K * n, H), (K * n,)."""
+        """n features per known class in ``classes`` from its Gaussian: (K * n, H), (K * n,)."""
         feats, labels = [], []
         for c in classes:
             if c in self.stats:
-                mean, var = (t.to(device) for t in self.stats[c])
-                feats.append(mean + torch.randn(n, len(mean), device=device) * var.sqrt())
+                mean, var, basis = (t.to(device) for t in self.stats[c])
+                f = mean + torch.randn(n, len(mean), device=device) * var.sqrt()
+                if len(basis):
+                    f = f + torch.randn(n, len(basis), device=device) @ basis
+                feats.append(f)
                 labels.append(torch.full((n,), int(c), dtype=torch.long))
         if not feats:
             return torch.zeros(0, 0, device=device), torch.zeros(0, dtype=torch.long)
         return torch.cat(feats), torch.cat(labels)
 
+    def numel(self) -> int:
+        """Numbers kept over all classes."""
+        return sum(m.numel() + v.numel() + b.numel() for m, v, b in self.stats.values())
+
     def state_dict(self) -> dict:
-        return {str(c): [m, v] for c, (m, v) in self.stats.items()}
+        return {str(c): [m, v, b] for c, (m, v, b) in self.stats.items()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.stats = {int(c): (m, v) for c, (m, v) in state.items()}
+        stats = {}
+        for c, entry in state.items():
+            m, v = entry[0], entry[1]
+            b = entry[2] if len(entry) > 2 else m.new_zeros(0, len(m))
+            stats[int(c)] = (m, v, b)
+        self.stats = stats
 
 
 def calibrate_head(head: nn.Linear, feats: Tensor, labels: Tensor, steps: int, lr: float) -> None:

@@ -55,12 +55,23 @@ class SelfRefreshConfig:
             NET2's pseudo-sequences), ``"prototypes"`` (features drawn from each old class's running
             feature mean and variance, kept as statistics like the data moments and moved by the
             drift NET1's features show on the current data: hidden-state replay), or ``"both"``.
+        drift: how the old classes' statistics follow NET1's features: ``"mean"`` (the mean drift
+            of the current real sequences, semantic drift compensation), ``"pseudo"`` (per class,
+            the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
+            (an affine map from NET2's features to NET1's fitted on both, moving means, principal
+            directions and variances).
+        prototype_rank: principal directions of each class's feature covariance kept with its mean
+            and per-feature variance (0: a diagonal Gaussian); H * (rank + 2) numbers per class.
         align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
             the old ones' mean norm.
         transfer: ``"copy"`` (NET2 copies NET1's weights) or ``"pseudo"`` (NET2 learns NET1's
             pseudo-patterns, the papers' mechanism).
         transfer_steps, transfer_lr, reset_storage: the pseudo transfer's minibatch updates,
             Adam learning rate, and whether NET2 restarts from scratch.
+    During each experience after the first:
+        encoder_lr_scale: every optimizer step of NET1's layers below the class head is scaled by
+            this (a slow encoder: the features old classes rely on move less; the head keeps its
+            full step); 1: no scaling.
         seed: seed of the pseudo-pattern generator.
     """
     generator: Union[str, object] = "reverberation"
@@ -87,6 +98,9 @@ class SelfRefreshConfig:
     calibrate_steps: int = 100
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
+    drift: str = "pseudo"
+    encoder_lr_scale: float = 0.3
+    prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
     transfer_steps: int = 300
@@ -98,7 +112,7 @@ class SelfRefreshConfig:
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
                    "transfer": ("pseudo", "copy"),
-                   "calibrate_on": ("pseudo", "prototypes", "both")}
+                   "calibrate_on": ("pseudo", "prototypes", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
@@ -112,7 +126,10 @@ class SelfRefreshConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("pool_per_class", "calibrate_steps", "transfer_steps"):
+        v = self.encoder_lr_scale
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")
+        for name in ("pool_per_class", "calibrate_steps", "transfer_steps", "prototype_rank"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {v!r}")
@@ -144,11 +161,16 @@ class SelfRefreshConfig:
 # without the class-incremental additions (noise seeds, cross-entropy over all outputs, no
 # distillation on real data, no calibration): the library's default until 2026-11.
 # "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source.
+# The feature memory of the first real-speech default (morning of 2026-11-30).
+_DIAGONAL_MEMORY = {"drift": "mean", "prototype_rank": 0, "encoder_lr_scale": 1.0}
+
 PRESETS = {
     "selfrefresh": {},
     "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0, "feature_weight": 2.0},
-    "selfrefresh-papers": {"transfer": "pseudo"},
+    # the papers' transfer, with the feature memory it was measured with (diagonal statistics
+    # moved by the mean drift, full-speed encoder): ~200x Naive's time, so not rerun at each default
+    "selfrefresh-papers": {"transfer": "pseudo", **_DIAGONAL_MEMORY},
     "selfrefresh-plain": {"seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
-                          "real_feature_weight": 0.0, "calibrate_steps": 0},
+                          "real_feature_weight": 0.0, "calibrate_steps": 0, "encoder_lr_scale": 1.0},
     "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
 }

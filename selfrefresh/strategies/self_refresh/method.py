@@ -54,7 +54,7 @@ class DualMemory:
         self.known: Optional[Tensor] = None
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
-        self.prototypes = ClassFeatureStats()  # per-class mean/variance of NET1's features
+        self.prototypes = ClassFeatureStats(config.prototype_rank)  # per-class mean/variance of NET1's features
         self.pool = PseudoPool()
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
@@ -107,7 +107,7 @@ class DualMemory:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
                 if self.storage is not None:
-                    self.prototypes.move(features_of(model, real_x) - features_of(self.storage, real_x))
+                    self._move_prototypes(model, real_x)
                 if cfg.calibrate_steps and self.storage is not None:
                     self._calibrate_head(model, real_x, real_y)
                 self.prototypes.record(features_of(model, real_x), real_y)
@@ -171,6 +171,24 @@ class DualMemory:
         if self.config.regenerate == "step" or self.pool.batch is None:
             return self.sample(n).to(device)
         return self.pool.take(n).to(device)
+
+    # -- slow encoder --------------------------------------------------------------------------
+    def before_update(self, model: nn.Module) -> None:
+        """Remember the encoder's weights before an optimizer step (when its steps are scaled)."""
+        self._before = None
+        if self.config.encoder_lr_scale != 1.0 and self.storage is not None:
+            head = getattr(model, "classifier", None)
+            skip = set() if head is None else {id(p) for p in head.parameters()}
+            self._before = [(p, p.detach().clone()) for p in model.parameters() if id(p) not in skip]
+
+    @torch.no_grad()
+    def after_update(self, model: nn.Module) -> None:
+        """Scale the step the encoder just took by ``encoder_lr_scale`` (the class head keeps its own)."""
+        if getattr(self, "_before", None):
+            s = self.config.encoder_lr_scale
+            for p, old in self._before:
+                p.copy_(old + s * (p - old))
+        self._before = None
 
     # -- losses --------------------------------------------------------------------------------
     def active(self) -> bool:
@@ -250,6 +268,22 @@ class DualMemory:
         return truncates(self.config, steps)
 
     # -- after the experience --------------------------------------------------------------------
+    def _move_prototypes(self, model: nn.Module, real_x: Tensor) -> None:
+        """Move the old classes' feature statistics by the drift NET1 shows against NET2: on the
+        current data as a whole (``drift="mean"``), per class on NET2's pseudo-sequences of it
+        (``"pseudo"``), or through an affine map fitted on both (``"linear"``)."""
+        pseudo = self.pool.batch
+        if self.config.drift == "linear":
+            xs = [real_x] + ([pseudo.x.to(real_x.device)] if pseudo is not None and not pseudo.static else [])
+            x = torch.cat(xs)
+            self.prototypes.move_linear(features_of(self.storage, x), features_of(model, x))
+        elif self.config.drift == "pseudo" and pseudo is not None and not pseudo.static:
+            x = pseudo.x.to(real_x.device)
+            labels = teacher_labels(pseudo.logits, self.known)
+            self.prototypes.move_per_class(features_of(model, x) - features_of(self.storage, x), labels)
+        else:
+            self.prototypes.move(features_of(model, real_x) - features_of(self.storage, real_x))
+
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
         """Class-balanced training of NET1's class head on frozen features: the experience's real
         sequences for the new classes; NET2's pseudo-sequences (labelled by its argmax) and/or

@@ -100,6 +100,12 @@ class SelfRefreshPlugin(SupervisedPlugin):
         strategy.loss = strategy.loss + self.method.training_loss(strategy.model, strategy.mb_x, strategy.mb_y,
                                                                   with_class_loss=False)
 
+    def before_update(self, strategy, **kwargs):
+        self.method.before_update(strategy.model)
+
+    def after_update(self, strategy, **kwargs):
+        self.method.after_update(strategy.model)
+
     def after_training_exp(self, strategy, **kwargs):
         exp = strategy.experience
         real_x, real_y = self._real if self._real is not None else (None, None)

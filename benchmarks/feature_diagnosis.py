@@ -1,0 +1,184 @@
+"""Where a class-incremental run loses the old classes: in the features or in the class head?
+
+Trains one strategy on the FSDD stream of ``real_audio.py`` (LSTM 128, Adam 1e-3, minibatch 16)
+and then, on the final network's features (the class head's input) of every class:
+
+* ``acc``: the run's final accuracy (mean over the experiences' test sets);
+* ``probe``: a linear head trained from scratch on the TRUE training features of all classes
+  (500 full-batch Adam steps): how separable the features still are;
+* ``ncm``: nearest class mean with the true class means;
+* ``cal_*``: the final head calibrated as SelfRefresh does (100 class-balanced Adam steps, lr 1e-2)
+  on the current classes' true features plus, for the old classes, ``oracle``: their true
+  features; ``truegauss``: 30 samples per class from a diagonal Gaussian with their true mean
+  and variance; ``truefull``: from a full-covariance Gaussian (shrunk 0.1 toward its diagonal);
+  ``stats``: from the statistics SelfRefresh kept (its moved means, its variances);
+* ``stats_err``: relative distance between SelfRefresh's moved class means and the true ones.
+
+    OMP_NUM_THREADS=1 python benchmarks/feature_diagnosis.py --epochs 25 --seeds 0 1 2 \
+        --rows naive replay 'selfrefresh={}' 'diag-mean={"drift": "mean", "prototype_rank": 0, "encoder_lr_scale": 1.0}'
+
+Writes ``<out>.md`` (means over seeds) and ``<out>.json`` (every run).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _provenance import command as _command, header, machine  # noqa: E402
+
+METRICS = ("acc", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "stats_err")
+
+
+def _tensors(stream):
+    import torch
+    xs, ys = [], []
+    for e in stream:
+        for x, y, *_ in torch.utils.data.DataLoader(e.dataset, batch_size=1024):
+            xs.append(x)
+            ys.append(y)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def run_one(kind: str, options: dict, epochs: int, seed: int) -> dict:
+    import torch
+    from torch.nn import functional as F
+    torch.set_num_threads(1)
+    from real_audio import REPLAY_PER_CLASS, load
+    from selfrefresh.runs import build_model, stream_info
+    from selfrefresh.runs.loop import accuracy_evaluator, silence_warnings, train_stream
+    from selfrefresh.strategies import make_strategy
+    from selfrefresh.strategies.self_refresh.calibration import calibrate_head, features_of
+
+    silence_warnings()
+    bm, mb = load("fsdd", seed)
+    info = stream_info(bm)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    model, _ = build_model(info, "lstm", 128)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if kind == "replay":
+        options = {"mem_size": REPLAY_PER_CLASS * info["num_classes"]}
+    if kind.startswith("selfrefresh"):
+        options = {"seed": seed, **options}
+    s = make_strategy(kind, model, opt, options=options, seq_len=info["seq_len"], train_mb_size=mb,
+                      train_epochs=epochs, eval_mb_size=512, evaluator=accuracy_evaluator())
+    t = time.time()
+    accs, _ = train_stream(s, bm)
+    wall = time.time() - t
+    xtr, ytr = _tensors(bm.train_stream)
+    xte, yte = _tensors(bm.test_stream)
+    m, C = s.model, info["num_classes"]
+    ftr, fte = features_of(m, xtr), features_of(m, xte)
+
+    def accuracy(head):
+        with torch.no_grad():
+            return (head(fte).argmax(1) == yte).float().mean().item()
+
+    head = torch.nn.Linear(ftr.shape[1], C)
+    o = torch.optim.Adam(head.parameters(), 1e-2)
+    for _ in range(500):
+        o.zero_grad()
+        F.cross_entropy(head(ftr), ytr).backward()
+        o.step()
+    means = {c: ftr[ytr == c].mean(0) for c in range(C)}
+    cls = sorted(means)
+    ncm = (torch.tensor(cls)[torch.cdist(fte, torch.stack([means[c] for c in cls])).argmin(1)] == yte)
+    res = {"kind": kind, "options": options, "seed": seed, "epochs": epochs, "acc": float(np.mean(accs)),
+           "per_experience": accs, "probe": accuracy(head), "ncm": ncm.float().mean().item(), "wall": wall}
+
+    current = sorted(int(c) for c in bm.train_stream[-1].classes_in_this_experience)
+    old = [c for c in range(C) if c not in current]
+    is_current = torch.isin(ytr, torch.tensor(current))
+
+    def calibrated(feats, labels):
+        h = copy.deepcopy(m.classifier)
+        calibrate_head(h, torch.cat([ftr[is_current], feats]), torch.cat([ytr[is_current], labels]), 100, 1e-2)
+        return accuracy(h)
+
+    def labels_of(n):
+        return torch.cat([torch.full((n,), c) for c in old])
+
+    def diagonal(mean, var, n=30):
+        return calibrated(torch.cat([mean[c] + torch.randn(n, len(mean[c])) * var[c].sqrt() for c in old]),
+                          labels_of(n))
+
+    def shrunk(f, a=0.1):
+        cov = torch.cov(f.T, correction=0)
+        return (1 - a) * cov + a * torch.diag(torch.diag(cov)) + 1e-4 * torch.eye(len(cov))
+
+    res["cal_oracle"] = calibrated(ftr[~is_current], ytr[~is_current])
+    var = {c: ftr[ytr == c].var(0, unbiased=False) for c in old}
+    res["cal_truegauss"] = diagonal(means, var)
+    res["cal_truefull"] = calibrated(torch.cat([torch.distributions.MultivariateNormal(
+        means[c], shrunk(ftr[ytr == c])).sample((30,)) for c in old]), labels_of(30))
+    mem = next((p.method for p in getattr(s, "plugins", []) if hasattr(p, "method")), None)
+    if mem is not None and len(mem.prototypes):
+        stats = mem.prototypes
+        res["cal_stats"] = calibrated(*stats.sample(old, 30, "cpu"))
+        res["stats_err"] = float(np.mean([(stats.stats[c][0] - means[c]).norm().item() / means[c].norm().item()
+                                          for c in stats.stats]))
+    return res
+
+
+def _run(job):
+    return run_one(*job)
+
+
+def table(results, rows) -> str:
+    lines = ["| row | seeds | " + " | ".join(METRICS) + " |", "|---|---|" + "---|" * len(METRICS)]
+    for row in rows:
+        rs = [r for r in results if r["row"] == row]
+        cells = []
+        for k in METRICS:
+            v = [r[k] for r in rs if k in r]
+            cells.append(f"{np.mean(v):.3f}" if v else "-")
+        lines.append(f"| {row} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", nargs="+", default=["naive", "replay", "selfrefresh={}"],
+                   help="strategy names, or NAME=JSON for a selfrefresh row with these options")
+    p.add_argument("--epochs", type=int, default=25)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", default="benchmarks/results/memory_search/diagnosis")
+    a = p.parse_args(argv)
+    jobs, names = [], []
+    for spec in a.rows:
+        name, sep, opts = spec.partition("=")
+        kind, options = ("selfrefresh", json.loads(opts)) if sep else (name, {})
+        names.append(name)
+        jobs += [(name, (kind, options, a.epochs, seed)) for seed in a.seeds]
+    t = time.perf_counter()
+    if a.workers > 1:
+        import multiprocessing as mp
+        with mp.get_context("spawn").Pool(a.workers) as pool:
+            outs = pool.map(_run, [j for _, j in jobs])
+    else:
+        outs = [_run(j) for _, j in jobs]
+    results = [{"row": name, **r} for (name, _), r in zip(jobs, outs)]
+    text = table(results, names)
+    print(text)
+    command = _command("benchmarks/feature_diagnosis.py", argv)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, "
+                                                                        f"{time.perf_counter() - t:.0f} s")
+                                      + f"\n\nFSDD, LSTM 128, {a.epochs} epochs per experience, seeds {a.seeds}; "
+                                        "columns: see the script's docstring.\n\n" + text + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The feature statistics of old classes (low-rank Gaussians moved by the drift) and the slow
+encoder: exact behaviour on tiny tensors whose right answer is known."""
+import copy
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from selfrefresh.models import AutoHeteroRNN
+from selfrefresh.strategies.self_refresh import SelfRefreshConfig
+from selfrefresh.strategies.self_refresh.calibration import ClassFeatureStats
+from selfrefresh.strategies.self_refresh.method import DualMemory
+
+
+def _low_rank_class(n=4000, h=6, seed=0):
+    """Features (n, h) of one class: mean 3, variance 4 along one direction, 0.01 elsewhere."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.zeros(h)
+    u[:2] = torch.tensor([0.6, 0.8])
+    f = 3.0 + 2.0 * torch.randn(n, 1, generator=g) * u + 0.1 * torch.randn(n, h, generator=g)
+    return f, u
+
+
+@pytest.mark.parametrize("rank", [0, 1, 3])
+def test_stats_keep_the_mean_and_the_per_feature_variance(rank):
+    f, _ = _low_rank_class()
+    stats = ClassFeatureStats(rank)
+    stats.record(f, torch.zeros(len(f), dtype=torch.long))
+    torch.manual_seed(1)
+    s, labels = stats.sample([0], 20000, "cpu")
+    assert s.shape == (20000, 6) and labels.tolist() == [0] * 20000
+    assert torch.allclose(s.mean(0), f.mean(0), atol=0.05)
+    assert torch.allclose(s.var(0), f.var(0), rtol=0.05, atol=0.005)
+    mean, var, basis = stats.stats[0]
+    assert basis.shape == (min(rank, len(f) - 1), 6)
+    assert stats.numel() == 12 + basis.numel()
+
+
+def test_rank_keeps_the_correlation_that_a_diagonal_loses():
+    f, u = _low_rank_class()
+    y = torch.zeros(len(f), dtype=torch.long)
+    torch.manual_seed(1)
+    corr = {}
+    for rank in (0, 1):
+        stats = ClassFeatureStats(rank)
+        stats.record(f, y)
+        s, _ = stats.sample([0], 20000, "cpu")
+        corr[rank] = torch.corrcoef(s[:, :2].T)[0, 1].item()
+    true = torch.corrcoef(f[:, :2].T)[0, 1].item()
+    assert true > 0.9
+    assert abs(corr[0]) < 0.05 and abs(corr[1] - true) < 0.03, (corr, true)
+
+
+def test_rank_is_capped_by_the_samples_of_a_class_and_checked():
+    stats = ClassFeatureStats(8)
+    stats.record(torch.randn(4, 5), torch.zeros(4, dtype=torch.long))
+    assert stats.stats[0][2].shape == (3, 5)  # 4 samples span 3 directions around their mean
+    with pytest.raises(ValueError, match="rank"):
+        ClassFeatureStats(-1)
+    with pytest.raises(ValueError, match="prototype_rank"):
+        SelfRefreshConfig(prototype_rank=-2)
+
+
+def test_stats_survive_a_state_dict_round_trip_and_read_old_two_field_states():
+    f, _ = _low_rank_class(200)
+    stats = ClassFeatureStats(2)
+    stats.record(f, torch.tensor([0, 1] * 100))
+    back = ClassFeatureStats(2)
+    back.load_state_dict(stats.state_dict())
+    for c in (0, 1):
+        for a, b in zip(stats.stats[c], back.stats[c]):
+            assert torch.equal(a, b)
+    old = ClassFeatureStats()
+    old.load_state_dict({"3": [torch.ones(6), torch.full((6,), 2.0)]})  # written before the rank existed
+    mean, var, basis = old.stats[3]
+    assert mean.tolist() == [1.0] * 6 and var.tolist() == [2.0] * 6 and basis.shape == (0, 6)
+
+
+def test_per_class_drift_moves_each_class_by_its_own_samples():
+    stats = ClassFeatureStats()
+    stats.record(torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0], [1.0, 1.0]]),
+                 torch.tensor([0, 0, 1, 1, 2]))
+    drift = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, -1.0]])
+    stats.move_per_class(drift, torch.tensor([0, 0, 1]))
+    assert stats.stats[0][0].tolist() == [2.0, 0.0]      # mean of its two drifts
+    assert stats.stats[1][0].tolist() == [5.0, 4.0]      # its one drift
+    assert torch.allclose(stats.stats[2][0], torch.tensor([1 + 4 / 3, 1 - 1 / 3]))  # no sample: overall drift
+    stats.move(torch.tensor([[1.0, 1.0], [3.0, 3.0]]))
+    assert stats.stats[1][0].tolist() == [7.0, 6.0]
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.25, 1.0])
+def test_slow_encoder_scales_the_encoder_step_and_leaves_the_head_step(scale):
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    x, y = torch.randn(8, 5, 3), torch.tensor([0, 1, 2, 3] * 2)
+
+    def step(model, mem):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        mem.before_update(model)
+        opt.step()
+        mem.after_update(model)
+
+    mem = DualMemory(SelfRefreshConfig(encoder_lr_scale=scale))
+    mem.storage = copy.deepcopy(net)  # the scale applies once NET2 exists
+    start, full, slow = copy.deepcopy(net), copy.deepcopy(net), copy.deepcopy(net)
+    step(full, DualMemory(SelfRefreshConfig()))
+    step(slow, mem)
+    for (name, p0), p1, ps in zip(start.named_parameters(), full.parameters(), slow.parameters()):
+        want = p1 if name.startswith("classifier") else p0 + scale * (p1 - p0)
+        assert torch.allclose(ps, want, atol=1e-6), name
+    first = DualMemory(SelfRefreshConfig(encoder_lr_scale=scale))  # no NET2 yet: a full step
+    before = copy.deepcopy(net)
+    step(before, first)
+    for p1, pb in zip(full.parameters(), before.parameters()):
+        assert torch.allclose(p1, pb, atol=1e-6)
+    with pytest.raises(ValueError, match="encoder_lr_scale"):
+        SelfRefreshConfig(encoder_lr_scale=1.5)
+
+
+def test_linear_drift_maps_means_directions_and_variances_through_the_fitted_map():
+    g = torch.Generator().manual_seed(0)
+    f, _ = _low_rank_class(500)
+    stats = ClassFeatureStats(1)
+    stats.record(f, torch.zeros(len(f), dtype=torch.long))
+    mean, var, basis = stats.stats[0]
+    a = torch.randn(6, 6, generator=g) * 0.5 + torch.eye(6)
+    c = torch.randn(6, generator=g)
+    old = torch.randn(300, 6, generator=g)
+    stats.move_linear(old, old @ a + c, ridge=1e-9)  # an exact affine drift is recovered
+    m2, v2, b2 = stats.stats[0]
+    assert torch.allclose(m2, mean @ a + c, atol=1e-4)
+    assert torch.allclose(b2, basis @ a, atol=1e-4)
+    assert torch.allclose(v2, (a * a).T @ var, atol=1e-4)
+    identity = ClassFeatureStats()
+    identity.record(f, torch.zeros(len(f), dtype=torch.long))
+    before = identity.stats[0][0].clone()
+    identity.move_linear(old, old.clone())  # no drift: (almost) nothing moves, ridge shrinks a little
+    assert torch.allclose(identity.stats[0][0], before, atol=0.35)
+    with pytest.raises(ValueError, match="drift"):
+        SelfRefreshConfig(drift="sideways")
