@@ -56,6 +56,7 @@ SCRIPTS: List[Script] = [
            ["--streams", "japanese-vowels", "--models", "gru:8", "--epochs", "2", "--rows", "naive", "selfrefresh",
             "--seeds", "0", "--workers", "1", "--out", "{out}"],
            "real_audio.md", minutes="about 60 on 2 cores"),
+    Script("demo", "benchmarks/demo_table.py", [], ["--out", "{out}.md"], "demo.md", threads=1, minutes="2"),
     Script("fuzz_api", "benchmarks/fuzz_report.py", [], ["--scale", "0.03", "--out", "{out}.md"], "fuzz_api.md",
            minutes="1"),
     Script("fuzz_cli", "benchmarks/fuzz_cli.py", ["--examples", "1000"], ["--examples", "15", "--out", "{out}.md"],
@@ -134,6 +135,7 @@ class Block:
 BLOCKS: Dict[str, Block] = {
     "real_audio": Block("real_audio.md", _first_section, "real_audio"),
     "real_audio_all": Block("real_audio.md", _all_sections, "real_audio"),
+    "demo": Block("demo.md", _all_sections, "demo"),
     "fuzz_api": Block("fuzz_api.md", _bold_line, "fuzz_api"),
     "fuzz_cli": Block("fuzz_cli.md", _bold_line, "fuzz_cli"),
     "threads": Block("threads.md", _first_table, "threads"),
