@@ -49,7 +49,7 @@ def test_each_loss_and_stabiliser_runs(kw):
     gan = RecurrentGAN(T, F, C, hidden_size=8, latent_size=4, noise_size=2, num_layers=1, **kw)
     last = gan.fit(x, y, epochs=2, batch_size=16, eval_every=1, progress=False)
     assert all(math.isfinite(v) for v in last.values())
-    assert "quality" in last and gan.diverged is None
+    assert "quality" in last and {"g_loss", "d_loss"} <= set(last) and gan.diverged is None
     if kw["loss"] == "wgan-gp":
         assert last["gp"] >= 0
     xg, yg = gan.generate(10, classes=torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0]))
@@ -64,8 +64,10 @@ def test_bad_options_and_inputs_raise():
     gan = RecurrentGAN(T, F, C, hidden_size=8)
     with pytest.raises(ValueError, match="expected sequences"):
         gan.fit(torch.zeros(4, T + 1, F), torch.zeros(4, dtype=torch.long), epochs=1)
-    with pytest.raises(ValueError, match="labels must be in"):
+    with pytest.raises(ValueError, match=rf"labels must be in 0\.\.{C - 1}, got \[{C}\]"):
         gan.fit(torch.zeros(4, T, F), torch.full((4,), C), epochs=1)
+    with pytest.raises(ValueError, match="no training sequences"):
+        gan.fit(torch.zeros(0, T, F), torch.zeros(0, dtype=torch.long), epochs=1)
     with pytest.raises(ValueError, match="NaN"):
         gan.fit(torch.full((4, T, F), float("nan")), torch.zeros(4, dtype=torch.long), epochs=1)
     with pytest.raises(ValueError, match="unknown class"):
@@ -261,3 +263,178 @@ def test_avalanche_generative_replay_factory_on_sequences():
     assert isinstance(res, dict)
     sample = strategy.generator_strategy.model.generate(5)
     assert sample.shape == (5, T, F) and torch.isfinite(sample).all()
+
+
+def test_ar_rnn_nll_is_the_gaussian_nll_and_fit_reports_the_epoch_mean():
+    """With a zero output head every step predicts N(0, 1) (or N(0, 2^2) with log std 2 in the bias):
+    the NLL is then known in closed form; with lr 0 nothing moves and the epoch's reported NLL is the
+    mean of equal minibatches, i.e. the NLL of the standardised training data."""
+    torch.manual_seed(0)
+    gen = ARGenerativeRNN(T, F, C, hidden_size=8, embed_size=4, lr=0.0)
+    with torch.no_grad():
+        gen.head.weight.zero_()
+        gen.head.bias.zero_()
+    x, y = _data(32)
+    xn = (x - x.mean((0, 1))) / x.std((0, 1))
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    assert gen.nll(xn, y).item() == pytest.approx(0.5 * (xn ** 2).mean().item() + half_log_2pi, rel=1e-5)
+    with torch.no_grad():
+        gen.head.bias[F:] = math.log(2.0)                 # sigma = 2 on every feature
+    assert gen.nll(xn, y).item() == pytest.approx(0.5 * (xn ** 2).mean().item() / 4 + math.log(2.0) + half_log_2pi,
+                                                  rel=1e-5)
+    with torch.no_grad():
+        gen.head.bias.zero_()
+    last = gen.fit(x, y, epochs=1, batch_size=8, eval_every=1, progress=False)   # 4 minibatches of 8
+    n = x.shape[0] * T
+    assert last["nll"] == pytest.approx(0.5 * (n - 1) / n + half_log_2pi, rel=1e-4)  # unbiased std: mean xn^2 = (n-1)/n
+
+
+def test_gan_options_reach_the_networks_and_are_checked():
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, instance_noise=0.6)
+    assert gan.generator.rnn.num_layers == 1
+    assert RecurrentGAN(T, F, C, hidden_size=8, num_layers=3).generator.rnn.num_layers == 3
+    with pytest.raises(ValueError, match="mmd_bandwidths positive"):
+        RecurrentGAN(T, F, C, mmd_bandwidths=(0.5, 0.0))
+    # instance noise: full at the first epoch, linear decay to 0 at the last
+    assert [gan.instance_noise_std(e, 4) for e in range(4)] == pytest.approx([0.6, 0.4, 0.2, 0.0])
+    assert [gan.instance_noise_std(e, 2) for e in range(2)] == pytest.approx([0.6, 0.0])
+    assert gan.instance_noise_std(0, 1) == pytest.approx(0.6)
+    assert RecurrentGAN(T, F, C, hidden_size=8).instance_noise_std(0, 4) == 0.0
+
+
+def test_gan_real_batches_are_groups_of_one_class():
+    torch.manual_seed(0)
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, pack=3)
+    y = torch.tensor([2, 0, 1, 2, 2, 0, 1, 1, 0, 2, 1, 0])
+    xn = y[:, None, None].float().expand(-1, T, F)       # each sequence holds its class
+    gan._start_fit(xn, y)
+    for _ in range(20):
+        real, cls = gan._real_batch(xn, y, groups=5)
+        assert real.shape == (15, T, F)
+        assert torch.equal(real[:, 0, 0].view(5, 3), cls[:, None].float().expand(5, 3))
+
+
+def test_gan_moment_and_mmd_terms_on_hand_made_batches():
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, mmd_bandwidths=(1.0,))
+    # one sequence per class: the moment term is the squared mean difference (no std term)
+    real = torch.zeros(2, T, F)
+    fake = torch.stack([torch.full((T, F), -1.0), torch.full((T, F), 3.0)])
+    assert gan._moment_loss(real, fake, torch.tensor([0, 1])).item() == pytest.approx((1 + 9) / 2)
+    # RBF-MMD^2 (biased), sigma^2 = b^2 * median squared real-fake distance
+    r = torch.tensor([[0.0], [1.0]]).expand(2, T * F).reshape(2, T, F)
+    f = torch.tensor([[2.0], [4.0]]).expand(2, T * F).reshape(2, T, F)
+    flat_r, flat_f = r.flatten(1), f.flatten(1)
+    d2 = lambda a, b: float(((a - b) ** 2).sum())  # noqa: E731
+    rf = [d2(a, b) for a in flat_r for b in flat_f]
+    s2 = 2 * sorted(rf)[(len(rf) - 1) // 2]           # torch's median: the lower of the two middle values
+    k = lambda xs, ys: sum(math.exp(-d2(a, b) / s2) for a in xs for b in ys) / (len(xs) * len(ys))  # noqa: E731
+    expected = k(flat_r, flat_r) + k(flat_f, flat_f) - 2 * k(flat_r, flat_f)
+    assert gan._mmd_loss(r, f, torch.tensor([0, 0])).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_gan_losses_match_their_definitions():
+    from selfrefresh.generators.gan_nets import discriminator_loss, generator_loss
+    d_real, d_fake = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-3.0, 0.0, 1.0])
+    log_sig = lambda v: torch.log(torch.sigmoid(v))  # noqa: E731
+    assert generator_loss("ns", d_fake).item() == pytest.approx(-log_sig(d_fake).mean().item(), rel=1e-5)
+    for loss in ("wgan-gp", "hinge"):
+        assert generator_loss(loss, d_fake).item() == pytest.approx(2 / 3)  # -E[D(fake)]
+    assert generator_loss("hinge", d_real).item() == pytest.approx(-0.5)
+    ns = -(log_sig(d_real).mean() + torch.log(1 - torch.sigmoid(d_fake)).mean())
+    assert discriminator_loss("ns", d_real, d_fake).item() == pytest.approx(ns.item(), rel=1e-5)
+    assert discriminator_loss("wgan-gp", d_real, d_fake).item() == pytest.approx(-2 / 3 - 0.5, rel=1e-5)
+    assert discriminator_loss("hinge", d_real, d_fake).item() == pytest.approx((0 + 2 + 0.5) / 3 + (0 + 1 + 2) / 3)
+
+
+def test_gan_networks_defaults_and_given_noise():
+    from selfrefresh.generators.gan_nets import ConvCritic, SequenceGenerator
+    torch.manual_seed(0)
+    g = SequenceGenerator(T, F, C, hidden_size=8, latent_size=4, noise_size=2, num_layers=1)
+    classes, z, noise = torch.tensor([0, 2]), torch.randn(2, 4), torch.randn(2, T, 2)
+    assert torch.equal(g(classes, z, noise), g(classes, z, noise))  # given z and noise: deterministic
+    assert g(classes).shape == (2, T, F)
+    has_sn = lambda m: any(hasattr(mod, "weight_orig") for mod in m.modules())  # noqa: E731
+    assert not has_sn(ConvCritic(F, C, channels=4)) and has_sn(ConvCritic(F, C, channels=4, spectral_norm=True))
+
+
+def _frozen_ar_rnn(**kw):
+    """An AR-RNN that learns nothing (lr 0) and predicts N(0, 1) at every step: its NLL is known."""
+    gen = ARGenerativeRNN(T, F, C, hidden_size=8, embed_size=4, lr=0.0, **kw)
+    with torch.no_grad():
+        gen.head.weight.zero_()
+        gen.head.bias.zero_()
+    return gen
+
+
+def test_learned_generator_keeps_its_first_standardisation_and_stops_over_max_loss():
+    torch.manual_seed(0)
+    x, y = _data(32)
+    gen = _frozen_ar_rnn()
+    gen.fit(x, y, epochs=1, batch_size=8, progress=False)
+    mean = x.mean((0, 1))
+    assert torch.allclose(gen.x_mean, mean, atol=1e-6)
+    gen.fit(10 * x + 5, y, epochs=1, batch_size=8, progress=False)   # later data: same units as the first
+    assert torch.allclose(gen.x_mean, mean, atol=1e-6)
+    # mean of xn is 0 and mean of xn^2 is (n-1)/n: a mu bias b gives NLL 0.5 ((n-1)/n + b^2) + log(2 pi) / 2
+    n = x.shape[0] * T
+    base = 0.5 * (n - 1) / n + 0.5 * math.log(2 * math.pi)
+    for target, diverges in ((1e4 - 0.5, False), (1e4 + 0.5, True)):
+        gen = _frozen_ar_rnn()
+        with torch.no_grad():
+            gen.head.bias[:F] = math.sqrt(2 * (target - base))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)
+            last = gen.fit(x, y, epochs=1, batch_size=8, progress=False)     # default max_loss 1e4
+        assert last["nll"] == pytest.approx(target, abs=0.05)
+        assert (gen.diverged is not None) == diverges
+    assert gen.diverged.startswith("ARGenerativeRNN diverged at epoch 1 (nll=1e+04)")
+
+
+def test_fit_evaluates_every_eval_every_epochs_and_at_the_end_keeping_the_first_best():
+    torch.manual_seed(0)
+    x, y = _data(24)
+    gen = _frozen_ar_rnn()                        # nothing changes: every evaluation gives the same quality
+    gen.fit(x, y, epochs=5, batch_size=8, eval_every=2, progress=False)
+    assert [e["epoch"] for e in gen.history] == [1, 2, 3, 4, 5]
+    assert [e["epoch"] for e in gen.history if "quality" in e] == [2, 4, 5]
+    assert len({e["quality"] for e in gen.history if "quality" in e}) == 1
+    assert [e["epoch"] for e in gen.history if e.get("best")] == [2]   # later equal scores are not better
+
+
+def test_update_replays_exactly_the_old_classes_not_in_the_new_data():
+    torch.manual_seed(0)
+    x, y = _data(60)
+    gen = _frozen_ar_rnn(update_epochs=1)
+    first = y < 2
+    gen.update(TensorDataset(x[first], y[first]), network=_Net())
+    labels = []
+    orig = gen.fit
+    gen.fit = lambda xx, yy, **kw: (labels.append(yy.clone()), orig(xx, yy, **kw))[1]
+    second = y >= 1                                       # classes 1 (known) and 2 (new)
+    gen.update(TensorDataset(x[second], y[second]))
+    n_new = int(second.sum())
+    per = math.ceil(n_new / 2)
+    assert torch.equal(labels[0][:n_new], y[second])
+    assert labels[0][n_new:].tolist() == [0] * per        # replay of class 0 only (1 has real data)
+
+
+def test_collect_dataset_uses_the_datasets_collate_fn():
+    from selfrefresh.generators.learned import collect_dataset
+
+    class Item:
+        def __init__(self, i):
+            self.x, self.y = torch.full((T, F), float(i)), i % C
+
+    class Objects(torch.utils.data.Dataset):       # items the default collate cannot stack
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return Item(i)
+
+        @staticmethod
+        def collate_fn(items):
+            return torch.stack([it.x for it in items]), torch.tensor([it.y for it in items])
+
+    x, y = collect_dataset(Objects(), batch_size=2)
+    assert x.shape == (5, T, F) and torch.equal(x[:, 0, 0], torch.arange(5.0)) and y.tolist() == [0, 1, 2, 0, 1]

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from selfrefresh.generators import Reverberation, label_transitions, label_with
+from selfrefresh.generators import PseudoBatch, Reverberation, label_transitions, label_with
 from selfrefresh.models import AutoHeteroRNN
 
 
@@ -34,3 +34,12 @@ def test_transitions_need_sequences_and_a_recurrent_network():
     plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(21, 4))
     with pytest.raises(TypeError, match="AutoHeteroRNN-like"):
         label_transitions(plain, label_with(plain, torch.randn(2, 7, 3)))
+
+
+def test_pseudo_batch_to_moves_every_tensor_and_keeps_none_fields():
+    batch = PseudoBatch(x=torch.zeros(2, 3, 1), logits=torch.zeros(2, 4), classes=torch.tensor([0, 1]))
+    moved = batch.to("meta")  # a real move on any machine: meta tensors have shapes but no data
+    assert moved is not batch and len(moved) == 2
+    assert all(t.device.type == "meta" for t in (moved.x, moved.logits, moved.classes))
+    assert moved.classes.dtype == torch.long and moved.context is None and moved.recon is None
+    assert batch.x.device.type == "cpu"  # the original is left where it was

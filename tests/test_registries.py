@@ -100,6 +100,10 @@ def test_make_generator_matches_the_strategy_files_own():
         a, b = make_generator(name, **kw), old(name, **kw)
         assert type(a) is type(b)
         assert {k: v for k, v in vars(a).items() if k != "_gen"} == {k: v for k, v in vars(b).items() if k != "_gen"}
+    static = make_generator("static", reverberations=2)
+    assert static.mode == "static" and static.reverberations == 2
+    noise = make_generator("noise", seq_len=4, noise_std=0.3, steer_steps=3)  # steer_steps: not a noise option
+    assert type(noise) is Noise and (noise.seq_len, noise.noise_std) == (4, 0.3)
     g = Reverberation()
     assert make_generator(g) is g
     with pytest.raises(ValueError, match="unknown generator 'nope'"):
@@ -138,6 +142,11 @@ def test_configure_sets_network_classes_and_moments():
 
     user = configure_generator(UserGenerator(), net, classes=[1])
     assert user.network is net
+    # a generator with configure gets all three through it
+    rev = configure_generator(Reverberation(seq_len=6), net, classes=[2, 0],
+                              moments=(torch.full((3,), 5.0), torch.full((3,), 2.0)))
+    assert rev.network is net and rev.classes == [2, 0]
+    assert torch.equal(rev.mean, torch.full((3,), 5.0)) and torch.equal(rev.std, torch.full((3,), 2.0))
 
 
 def test_generator_state_dict_restores_the_random_state():
