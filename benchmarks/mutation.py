@@ -89,7 +89,7 @@ TESTS: Dict[str, List[str]] = {
     "selfrefresh/generators/vae.py": _GAN_TESTS,
     "selfrefresh/generators/learned.py": _GAN_TESTS,
     "selfrefresh/models/auto_hetero.py": ["tests/test_models.py", "tests/test_api_errors.py", "tests/test_generators.py"],
-    "selfrefresh/models/auto_hetero_mlp.py": ["tests/test_replication.py", "-k",
+    "selfrefresh/models/auto_hetero_mlp.py": ["tests/test_models.py", "tests/test_replication.py", "-k",
                                               "not dual_network and not static_srn and not benchmark_script"],
     "selfrefresh/nn/recurrent.py": ["tests/test_nn.py", "tests/test_api_errors.py"],
     "selfrefresh/metrics/*.py": ["tests/test_generative_metrics.py"],

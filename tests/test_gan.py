@@ -438,3 +438,50 @@ def test_collect_dataset_uses_the_datasets_collate_fn():
 
     x, y = collect_dataset(Objects(), batch_size=2)
     assert x.shape == (5, T, F) and torch.equal(x[:, 0, 0], torch.arange(5.0)) and y.tolist() == [0, 1, 2, 0, 1]
+
+
+def test_vae_loss_is_the_gaussian_reconstruction_plus_beta_kl():
+    """Encoder stats fixed by the bias (mean m, log variance v for every latent) and a zero read-out
+    (x_hat = 0): rec = |xn|^2 / (2 obs_std^2) per sequence, KL = L (m^2 + e^v - 1 - v) / 2."""
+    torch.manual_seed(0)
+    L, m, v = 4, 0.5, -1.0
+    vae = SequenceVAE(T, F, C, hidden_size=8, latent_size=L, embed_size=4, obs_std=0.5, beta=2.0, lr=0.0)
+    with torch.no_grad():
+        vae.to_stats.weight.zero_()
+        vae.to_stats.bias.copy_(torch.tensor([m] * L + [v] * L))
+        vae.out.weight.zero_()
+        vae.out.bias.zero_()
+    xn = torch.randn(6, T, F)
+    parts = vae.loss(xn, torch.tensor([0, 1, 2, 0, 1, 2]))
+    rec = (xn ** 2).sum((1, 2)).mean().item() / (2 * 0.5 ** 2)
+    kl = L * (m ** 2 + math.exp(v) - 1 - v) / 2
+    assert parts["recon"].item() == pytest.approx(rec, rel=1e-5)
+    assert parts["kl"].item() == pytest.approx(kl, rel=1e-5)
+    assert parts["loss"].item() == pytest.approx(rec + 2.0 * kl, rel=1e-5)
+    # lr 0: nothing moves, and each reported epoch value is the mean of its (equal) minibatches
+    x, y = _data(24)
+    last = vae.fit(x, y, epochs=1, batch_size=8, progress=False)
+    xs = (x - x.mean((0, 1))) / x.std((0, 1))
+    assert last["kl"] == pytest.approx(kl, rel=1e-5)
+    assert last["recon"] == pytest.approx((xs ** 2).sum((1, 2)).mean().item() / (2 * 0.5 ** 2), rel=1e-4)
+    assert last["loss"] == pytest.approx(last["recon"] + 2.0 * kl, rel=1e-5)
+
+
+def test_vae_latent_reaches_the_decoder_and_its_spread_follows_the_encoder_variance():
+    torch.manual_seed(0)
+    L = 4
+    vae = SequenceVAE(T, F, C, hidden_size=8, latent_size=L, embed_size=4)
+    with torch.no_grad():
+        vae.decoder.weight_ih_l0.zero_()              # z can reach the decoder only through its initial state
+    c = torch.zeros(2, dtype=torch.long)
+    assert not torch.allclose(vae.decode(torch.stack([torch.zeros(L), torch.ones(L)]), c)[0],
+                              vae.decode(torch.stack([torch.zeros(L), torch.ones(L)]), c)[1], atol=1e-4)
+
+    def spread(logvar):
+        with torch.no_grad():
+            vae.to_stats.weight.zero_()
+            vae.to_stats.bias.copy_(torch.tensor([0.0] * L + [logvar] * L))
+        x_hat, mean, lv = vae(torch.zeros(64, T, F))            # the same sequence 64 times
+        assert torch.allclose(mean, torch.zeros(64, L)) and torch.allclose(lv, torch.full((64, L), logvar))
+        return x_hat.std(0).mean().item()
+    assert spread(math.log(9.0)) > 2 * spread(math.log(1 / 9.0))   # z ~ N(0, 9) vs N(0, 1/9)

@@ -122,6 +122,7 @@ def test_make_generator_matches_the_strategy_files_own():
 def test_configure_sets_network_classes_and_moments():
     net = AutoHeteroRNN(3, 8, 4, cell="gru")
     for g in (Reverberation(seq_len=6, steer_steps=2), Noise(seq_len=6)):
+        assert g.classes is None and g.network is None     # before configure: no steering, no network
         assert g.configure(net, classes=[2, 0], moments=(torch.full((3,), 5.0), torch.full((3,), 1e-3))) is g
         assert g.network is net and g.classes == [2, 0]
         x = g.sample(16).x
