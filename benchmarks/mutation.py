@@ -97,7 +97,7 @@ TESTS: Dict[str, List[str]] = {
 
 # Survivors looked at and judged (mutant name -> why it survives). Mutant numbers are stable while
 # the function they belong to is unchanged; a stale entry is simply not shown.
-_CPU_ONLY = ("equivalent on CPU: drops a `device=` that only matters when the tensors are on an accelerator "
+_CPU_ONLY = ("equivalent on CPU: drops a device (a `device=` or a `.to(device)`) that only matters on an accelerator "
              "(this run is CPU only; the GPU paths are not mutation-tested)")
 _NEG_INF = "equivalent: `float(\"-INF\")` is `float(\"-inf\")` (case-insensitive parsing)"
 _POS_UNREAD = ("equivalent: `_pos` is only read by `take`, which needs a filled pool, and `fill` sets `_pos = 0` "
@@ -113,6 +113,22 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.self_refresh.pool.xǁPseudoPoolǁtake__mutmut_23": _CPU_ONLY,
     "selfrefresh.strategies.self_refresh.pool.xǁPseudoPoolǁ__init____mutmut_3": _POS_UNREAD,
     "selfrefresh.strategies.self_refresh.pool.xǁPseudoPoolǁclear__mutmut_2": _POS_UNREAD,
+    "selfrefresh.generators.ar_rnn.xǁARGenerativeRNNǁ_train_epoch__mutmut_16":
+        "equivalent: every parameter gets a gradient from each backward, so zeroed and freed gradients give the "
+        "same Adam step (a parameter with a zero gradient and zero moments does not move)",
+    "selfrefresh.strategies.baselines.x__ewc_plugin_class__mutmut_4": _CPU_ONLY,
+    "selfrefresh.strategies.baselines.x__load_gem__mutmut_20":
+        "equivalent on CPU: the GEM memory is decoded to `None` instead of `\"cpu\"`, which leaves the "
+        "checkpoint's CPU tensors on the CPU",
+    "selfrefresh.strategies.gan_replay.xǁGANReplayPluginǁbefore_training_iteration__mutmut_15": _CPU_ONLY,
+    "selfrefresh.strategies.gan_replay.xǁGANReplayPluginǁbefore_training_iteration__mutmut_16": _CPU_ONLY,
+    "selfrefresh.strategies.gan_replay.xǁGANReplayPluginǁbefore_training_iteration__mutmut_38":
+        "equivalent: the replayed labels are cast to the task labels' dtype instead of the labels'; both are "
+        "integer and `torch.cat` promotes integer dtypes, so the minibatch's labels are the same",
+    "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
+    "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
+    "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":
+        "equivalent on CPU: `device=None` is Avalanche's default, the CPU",
 }
 
 # mutmut 3's exit codes (mutmut/stats.py), copied so that reading results needs no mutmut import

@@ -485,3 +485,76 @@ def test_vae_latent_reaches_the_decoder_and_its_spread_follows_the_encoder_varia
         assert torch.allclose(mean, torch.zeros(64, L)) and torch.allclose(lv, torch.full((64, L), logvar))
         return x_hat.std(0).mean().item()
     assert spread(math.log(9.0)) > 2 * spread(math.log(1 / 9.0))   # z ~ N(0, 9) vs N(0, 1/9)
+
+
+class _StubGenerator:
+    """Generates n sequences of ones labelled 1 (float64 x, int32 y) and records its updates."""
+
+    def __init__(self):
+        self.seen = torch.tensor([True, False, False])
+        self.updates = []
+
+    def generate(self, n):
+        return torch.ones(n, T, F, dtype=torch.float64), torch.ones(n, dtype=torch.int32)
+
+    def update(self, dataset, network=None, epochs=None):
+        self.updates.append((dataset, network, epochs))
+
+
+class _ConstantClassifier(nn.Module):
+    """Always predicts class 2."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([0.0, 0.0, 1.0]))
+
+    def forward(self, x):
+        return self.w.expand(len(x), 3)
+
+
+def test_gan_replay_plugin_extends_each_minibatch():
+    from types import SimpleNamespace
+
+    from selfrefresh.strategies.gan_replay import GANReplayPlugin
+
+    def strategy():
+        mb = [torch.zeros(4, T, F), torch.zeros(4, dtype=torch.long), torch.full((4,), 7, dtype=torch.long)]
+        return SimpleNamespace(mbatch=mb, device="cpu", model=_ConstantClassifier(),
+                               experience=SimpleNamespace(dataset="exp-data"))
+
+    gen = _StubGenerator()
+    plugin = GANReplayPlugin(gen, mem_ratio=0.5, update_epochs=3)
+    assert plugin.old_model is None
+    s = strategy()
+    plugin.before_training_exp(s)
+    plugin.before_training_iteration(s)
+    x, y, t = s.mbatch
+    assert x.shape == (6, T, F) and x.dtype == torch.float32 and x[4:].eq(1).all()
+    assert y.dtype == torch.long and y.tolist() == [0, 0, 0, 0, 1, 1]          # the generator's labels
+    assert t.tolist() == [7] * 6                                                # the first task label
+    plugin.after_training_exp(s)
+    assert gen.updates == [("exp-data", None, 3)]
+    # labels="model": a frozen copy of the model taken before the experience labels the replays
+    by_model = GANReplayPlugin(gen, mem_ratio=0.5, labels="model")
+    s = strategy()
+    by_model.before_training_exp(s)
+    assert by_model.old_model is not s.model and not by_model.old_model.training
+    by_model.before_training_iteration(s)
+    assert s.mbatch[1].tolist() == [0, 0, 0, 0, 2, 2]
+
+
+def test_avalanche_generative_replay_factory_wires_its_arguments():
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    from selfrefresh.strategies.spec import find_plugin
+    model = _Net()
+    s = avalanche_generative_replay(model, torch.optim.Adam(model.parameters(), 1e-2), seq_len=T, n_features=F,
+                                    latent_size=4, generator_lr=0.004, replay_size=7, increasing_replay_size=True,
+                                    eval_mb_size=9, evaluator=EvaluationPlugin(loggers=[]))
+    g = s.generator_strategy
+    assert s.train_epochs == g.train_epochs == 1 and s.eval_mb_size == g.eval_mb_size == 9
+    assert g.model.vae.encoder.hidden_size == 64                     # the documented default width
+    assert g.optimizer.param_groups[0]["lr"] == 0.004
+    assert g.evaluator.loggers == []                                 # the generator's training prints nothing
+    for plugin in (find_plugin(g, "GenerativeReplayPlugin"), find_plugin(s, "GenerativeReplayPlugin")):
+        assert (plugin.replay_size, plugin.increasing_replay_size) == (7, True)

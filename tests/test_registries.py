@@ -60,6 +60,10 @@ def test_every_strategy_trains_checkpoints_and_resumes(tmp_path, bench, name):
 
 
 def test_strategy_specs_and_spellings():
+    import selfrefresh.strategies as strategies
+    assert strategies.StrategySpec is STRATEGIES["naive"].__class__   # loaded on first use
+    with pytest.raises(AttributeError, match="module 'selfrefresh.strategies' has no attribute 'Nope'"):
+        strategies.Nope
     assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 15
     assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
@@ -208,3 +212,49 @@ def test_no_module_imports_from_a_higher_layer():
             if tparts[1] not in LAYERS or LAYERS[tparts[1]] >= LAYERS[own]:
                 bad.append(f"{rel}:{line} imports {target}")
     assert not bad, "\n".join(bad)
+
+
+def _after_one_experience(name, bench, train=True, **kw):
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+    torch.manual_seed(0)
+    m = AutoHeteroRNN(3, 8, 4, cell="gru")
+    s = make_strategy(name, m, torch.optim.Adam(m.parameters(), 1e-2), seq_len=10, train_mb_size=16,
+                      train_epochs=1, evaluator=EvaluationPlugin(loggers=[]), **kw)
+    if train:
+        s.train(bench.train_stream[0])
+    return s
+
+
+@pytest.mark.parametrize("name", ["ewc", "lwf"])
+def test_baseline_state_loads_into_a_fresh_strategy(bench, name):
+    from collections import defaultdict
+
+    from selfrefresh.strategies.registry import load_strategy_state, strategy_state
+    from selfrefresh.strategies.spec import find_plugin
+    trained = _after_one_experience(name, bench)
+    fresh = _after_one_experience(name, bench, train=False)
+    load_strategy_state(fresh, name, strategy_state(trained, name))
+    if name == "ewc":
+        a, b = find_plugin(trained, "EWCPlugin"), find_plugin(fresh, "EWCPlugin")
+        assert isinstance(b.saved_params, defaultdict) and b.saved_params.default_factory is dict
+        assert b.importances.default_factory is dict and set(b.importances) == set(a.importances) == {0}
+        for k, v in a.saved_params[0].items():
+            assert torch.equal(b.saved_params[0][k].data, v.data)
+    else:
+        a, b = find_plugin(trained, "LwFPlugin").lwf, find_plugin(fresh, "LwFPlugin").lwf
+        assert a.prev_model is not None and b.prev_model is not None
+        for (k, v), w in zip(a.prev_model.state_dict().items(), b.prev_model.state_dict().values()):
+            assert torch.equal(v, w), k
+        # the restored teacher is a copy: training the fresh model does not move it
+        model_ptrs = {p.data_ptr() for p in fresh.model.parameters()}
+        assert not model_ptrs & {p.data_ptr() for p in b.prev_model.parameters()}
+
+
+def test_baselines_get_their_options_criterion_and_counts(bench):
+    from avalanche.training import supervised
+    replay = _after_one_experience("replay", bench, options={"mem_size": 8})
+    assert stored_real_samples(replay, "replay") == 8
+    crit = nn.CrossEntropyLoss()
+    assert _after_one_experience("ewc", bench, train=False, criterion=crit)._criterion is crit
+    assert STRATEGIES["si"].option_target() is supervised.SynapticIntelligence
+    assert STRATEGIES["replay"].option_target() is supervised.Replay
