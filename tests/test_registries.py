@@ -258,3 +258,20 @@ def test_baselines_get_their_options_criterion_and_counts(bench):
     assert _after_one_experience("ewc", bench, train=False, criterion=crit)._criterion is crit
     assert STRATEGIES["si"].option_target() is supervised.SynapticIntelligence
     assert STRATEGIES["replay"].option_target() is supervised.Replay
+
+
+def test_make_strategy_evaluator_and_cumulative_state(bench):
+    from avalanche.training.plugins.evaluation import EvaluationPlugin, default_evaluator
+
+    from selfrefresh.strategies.registry import load_strategy_state
+    m = AutoHeteroRNN(3, 8, 4, cell="gru")
+    opt = torch.optim.Adam(m.parameters())
+    ev = EvaluationPlugin(loggers=[])
+    assert make_strategy("naive", m, opt, evaluator=ev).evaluator is ev
+    # evaluator=None means Avalanche's default evaluator (not its empty EvaluationPlugin())
+    default = make_strategy("naive", m, opt, evaluator=None).evaluator
+    assert [type(x) for x in default.loggers] == [type(x) for x in default_evaluator().loggers] != []
+    # cumulative rebuilds what it had seen from the finished experiences
+    cumulative = _after_one_experience("cumulative", bench, train=False)
+    load_strategy_state(cumulative, "cumulative", {}, finished_experiences=[bench.train_stream[0]])
+    assert stored_real_samples(cumulative, "cumulative") == len(bench.train_stream[0].dataset)

@@ -49,3 +49,19 @@ def test_quick_start_pattern_evaluates_before_the_head_grows():
     strategy = _strategy(train_mb_size=8)
     strategy.train(bench.train_stream[0])
     strategy.eval(bench.test_stream)
+
+
+def test_minibatch_checks_and_head_growth_on_tiny_models():
+    from selfrefresh.strategies.self_refresh.checks import check_batch, grow_head
+    model = AutoHeteroRNN(3, 4, 4, cell="gru")
+    x, y = torch.zeros(2, 5, 3), torch.tensor([0, 3])
+    check_batch(model, x, y)                                   # fine
+    with pytest.raises(ValueError, match=r"^SelfRefresh: the training data contains NaN or inf values$"):
+        check_batch(model, torch.full((2, 5, 3), float("nan")), y)
+    with pytest.raises(ValueError, match=r"^SelfRefresh: label 4 is out of range for 4 outputs$"):
+        check_batch(model, x, torch.tensor([0, 4]))
+    plain = torch.nn.GRU(3, 4)                                 # no num_classes: no label range, no head
+    check_batch(plain, x, torch.tensor([0, 99]))
+    grow_head(plain, [0, 99])
+    grow_head(model, [1, 6])
+    assert model.num_classes == 7
