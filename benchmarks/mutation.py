@@ -131,6 +131,10 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.self_refresh.calibration.xǁClassFeatureStatsǁsample__mutmut_30":
         "equivalent: with no known class the empty features are (0, 1) instead of (0, 0); the only caller "
         "(`DualMemory._calibrate_head`) uses them only when there are labels",
+    "selfrefresh.strategies.self_refresh.plugin.x_experience_sample__mutmut_19":
+        "equivalent: `torch.as_tensor` of a list of Python ints is int64 without `dtype=torch.long`",
+    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_calibrate_head__mutmut_77": _CPU_ONLY,
+    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_transfer_pseudo__mutmut_45": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":

@@ -65,3 +65,24 @@ def test_minibatch_checks_and_head_growth_on_tiny_models():
     grow_head(plain, [0, 99])
     grow_head(model, [1, 6])
     assert model.num_classes == 7
+    fixed = torch.nn.Linear(4, 4)
+    fixed.num_classes = 4                                      # a fixed head: cannot grow
+    with pytest.raises(ValueError, match=r"^label 6 is out of range for a model with 4 outputs, and the model "
+                                         r"cannot grow its class head$"):
+        grow_head(fixed, [2, 6])
+
+
+def test_config_checks_name_the_field_and_its_choices():
+    from selfrefresh.generators import Reverberation
+    from selfrefresh.strategies import SelfRefreshConfig
+    with pytest.raises(ValueError, match=r"^seeds must be 'noise' or 'current', got 'x'$"):
+        SelfRefreshConfig(seeds="x")
+    with pytest.raises(ValueError, match=r"^pool_per_class must be an int >= 0, got 1\.5$"):
+        SelfRefreshConfig(pool_per_class=1.5)
+    assert SelfRefreshConfig(pseudo_grad_steps=1).pseudo_grad_steps == 1
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="pseudo_grad_steps must be None or an int >= 1"):
+            SelfRefreshConfig(pseudo_grad_steps=bad)
+    with pytest.raises(ValueError, match="needs pseudo-sequences"):
+        SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation(mode="static"))
+    assert SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation()).generator.mode == "sequence"
