@@ -217,3 +217,36 @@ def test_plugin_passes_the_experiences_sample_and_sizes_to_the_memory():
     plugin.after_training_exp(s)
     assert plugin.storage is not None and plugin.storage is not model
     assert sorted(plugin.method.prototypes.stats) == [0, 1]      # features recorded from the real sample
+
+
+def test_pseudo_loss_is_the_weighted_sum_of_its_terms():
+    """Distinct weights for every term: the loss of each kind of pseudo-pattern is the documented sum."""
+    from selfrefresh.generators import label_transitions, label_with
+    from selfrefresh.strategies import SelfRefreshConfig
+    from selfrefresh.strategies.losses import masked_teacher_probs, soft_target_loss
+    from selfrefresh.strategies.self_refresh.pseudo_loss import pseudo_loss
+    torch.manual_seed(0)
+    teacher, student = AutoHeteroRNN(3, 6, 4, cell="gru").eval(), AutoHeteroRNN(3, 6, 4, cell="gru")
+    known = torch.tensor([True, True, False, False])
+    w = dict(distill_weight=0.5, auto_weight=2.0, feature_weight=3.0, context_weight=5.0, temperature=2.0)
+    cfg = SelfRefreshConfig(**w)
+    distill = lambda logits, teacher_logits: soft_target_loss(  # noqa: E731
+        logits, masked_teacher_probs(teacher_logits, 4, known, 2.0), 2.0)
+    seq = label_with(teacher, torch.randn(4, 5, 3))
+    out = student.run(seq.x, with_context=False)
+    expected = (0.5 * distill(out.logits, seq.logits) + 2.0 * F.mse_loss(out.recon, seq.recon)
+                + 3.0 * F.mse_loss(out.features, seq.features))
+    assert pseudo_loss(cfg, known, student, seq).item() == pytest.approx(expected.item(), rel=1e-5)
+    static = Reverberation(teacher, reverberations=1, mode="static").manual_seed(0).sample(4)
+    logits, recon, nxt = student.step(static.x, static.context)
+    expected = (0.5 * distill(logits, static.logits) + 2.0 * F.mse_loss(recon, static.recon)
+                + 5.0 * F.mse_loss(nxt, static.next_context))
+    assert pseudo_loss(cfg, known, student, static).item() == pytest.approx(expected.item(), rel=1e-5)
+    # transitions: all N * T rows, or a random half of them
+    tr = label_transitions(teacher, seq)
+    logits, recon, nxt = student.step(tr.x.reshape(20, 3), tr.context.reshape(20, -1))
+    expected = (0.5 * distill(logits, tr.step_logits.reshape(20, -1)) + 2.0 * F.mse_loss(recon, tr.recon.reshape(20, -1))
+                + 5.0 * F.mse_loss(nxt, tr.next_context.reshape(20, -1)))
+    assert pseudo_loss(cfg, known, student, tr).item() == pytest.approx(expected.item(), rel=1e-5)
+    half = pseudo_loss(SelfRefreshConfig(transition_fraction=0.5, **w), known, student, tr)
+    assert half.dim() == 0 and torch.isfinite(half)
