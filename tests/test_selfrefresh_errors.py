@@ -86,3 +86,35 @@ def test_config_checks_name_the_field_and_its_choices():
     with pytest.raises(ValueError, match="needs pseudo-sequences"):
         SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation(mode="static"))
     assert SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation()).generator.mode == "sequence"
+
+
+def test_strategy_defaults_unknown_options_and_signature():
+    import inspect
+
+    from selfrefresh.strategies import SelfRefreshConfig
+    from selfrefresh.strategies.self_refresh.strategy import _signature_with_config_fields
+    s = _strategy()
+    assert (s.train_mb_size, s.train_epochs, s.eval_mb_size) == (32, 1, 256)   # the documented defaults
+    with pytest.raises(TypeError, match="unexpected keyword argument: bogus"):   # Avalanche's check, on our signature
+        _strategy(bogus=1)
+
+    def init(self, *, model, **options):
+        pass
+
+    params = _signature_with_config_fields(init).parameters
+    assert list(params)[:2] == ["self", "model"] and "options" not in params
+    assert list(params)[2:] == list(SelfRefreshConfig.names())
+    assert params["temperature"].default == SelfRefreshConfig().temperature
+    assert params["temperature"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_strategy_passes_its_arguments_on():
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    from selfrefresh.strategies import PaddedCrossEntropyLoss, SelfRefreshConfig
+    ev, crit = EvaluationPlugin(loggers=[]), torch.nn.CrossEntropyLoss()
+    s = _strategy(config=SelfRefreshConfig(pseudo_ratio=2.0), temperature=3.0, train_mb_size=8, evaluator=ev,
+                  criterion=crit)
+    assert (s.config.pseudo_ratio, s.config.temperature) == (2.0, 3.0)      # the config, with the keywords on top
+    assert s.train_mb_size == 8 and s.evaluator is ev and s._criterion is crit
+    assert isinstance(_strategy()._criterion, PaddedCrossEntropyLoss)
