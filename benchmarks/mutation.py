@@ -140,6 +140,10 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_transfer_pseudo__mutmut_45": _CPU_ONLY,
     "selfrefresh.strategies.self_refresh.strategy.xǁSelfRefreshǁ__init____mutmut_35": _UNREACHABLE_UNKNOWN,
     "selfrefresh.strategies.self_refresh.strategy.xǁSelfRefreshǁ__init____mutmut_39": _UNREACHABLE_UNKNOWN,
+    "selfrefresh.strategies.selfrefresh_specs.x__load_state__mutmut_22": _CPU_ONLY,
+    "selfrefresh.strategies.spec.x_find_plugin__mutmut_2":
+        "equivalent: the first test (the plugin's own class name) is redundant, its class is the first of its "
+        "`__mro__`, which the second test searches",
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":

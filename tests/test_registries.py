@@ -275,3 +275,58 @@ def test_make_strategy_evaluator_and_cumulative_state(bench):
     cumulative = _after_one_experience("cumulative", bench, train=False)
     load_strategy_state(cumulative, "cumulative", {}, finished_experiences=[bench.train_stream[0]])
     assert stored_real_samples(cumulative, "cumulative") == len(bench.train_stream[0].dataset)
+
+
+def test_selfrefresh_specs_check_the_model_pass_common_arguments_and_keep_generator_state():
+    from selfrefresh.strategies.registry import load_strategy_state, strategy_state
+    seq = nn.Sequential(nn.Flatten(), nn.Linear(12, 4))
+    opt = torch.optim.SGD(seq.parameters(), 0.1)
+    with pytest.raises(TypeError, match=r"with \.input_size/\.num_classes; got Sequential"):
+        make_strategy("selfrefresh-gan", seq, opt, seq_len=4)
+    with pytest.raises(TypeError, match=r"with \.input_size/\.run; got Sequential"):
+        make_strategy("selfrefresh", seq, opt, seq_len=4)
+    m = AutoHeteroRNN(3, 4, 4)
+    s = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), seq_len=6, train_mb_size=8)
+    assert s.train_mb_size == 8
+    state = strategy_state(s, "selfrefresh")
+    assert set(state["generator"]) == {"rng", "seq_len"} and state["generator"]["seq_len"] == 6
+
+    class TupleStateGenerator:  # a user's generator whose state holds a tuple
+        network, loaded = None, None
+
+        def sample(self, n):
+            raise NotImplementedError
+
+        def state_dict(self):
+            return {"pair": (torch.zeros(2), 3)}
+
+        def load_state_dict(self, state):
+            self.loaded = state
+
+    def with_generator():
+        return make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), seq_len=6,
+                             options={"generator": TupleStateGenerator()})
+    saved = strategy_state(with_generator(), "selfrefresh")
+    restored = with_generator()
+    load_strategy_state(restored, "selfrefresh", saved)
+    pair = restored.refresh.generator.loaded["pair"]
+    assert isinstance(pair, tuple) and torch.equal(pair[0], torch.zeros(2)) and pair[1] == 3
+
+
+def test_strategy_spec_presets_and_helpers():
+    from selfrefresh.strategies.spec import StrategySpec as Spec
+    from selfrefresh.strategies.spec import nothing_stored
+
+    def build(a):
+        return a
+
+    base = Spec("base", build, {"x": 1, "nested": {"k": 1}}, summary="the base")
+    p = base.preset("other", {"y": 2})
+    assert (p.name, p.build, p.summary) == ("other", build, "the base")
+    assert p.defaults == {"x": 1, "nested": {"k": 1}, "y": 2} and p.defaults["nested"] is not base.defaults["nested"]
+    assert base.preset("third", {}, "its own").summary == "its own" and base.name == "base"
+    assert nothing_stored(object()) == 0
+    m = AutoHeteroRNN(3, 4, 4)
+    assert stored_real_samples(make_strategy("naive", m, torch.optim.Adam(m.parameters())), "naive") == 0
+    with pytest.raises(ValueError, match=r"^the generative-replay strategy needs the sequence length: pass seq_len=$"):
+        make_strategy("generative-replay", m, torch.optim.Adam(m.parameters()))
