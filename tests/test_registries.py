@@ -330,3 +330,21 @@ def test_strategy_spec_presets_and_helpers():
     assert stored_real_samples(make_strategy("naive", m, torch.optim.Adam(m.parameters())), "naive") == 0
     with pytest.raises(ValueError, match=r"^the generative-replay strategy needs the sequence length: pass seq_len=$"):
         make_strategy("generative-replay", m, torch.optim.Adam(m.parameters()))
+
+
+def test_state_codec_round_trips_nested_containers():
+    from avalanche.training.utils import ParamData
+
+    from selfrefresh.strategies.state_codec import decode_state, encode_state
+    pd = ParamData("w", shape=(2, 3), init_tensor=torch.arange(6.0).view(2, 3))
+    state = {"s": {3, 1}, "t": (torch.ones(2), [torch.zeros(1), 5]), "l": [torch.full((2,), 4.0), "x"], "p": pd}
+    enc = encode_state(state)
+    assert enc["s"] == {"__set__": [1, 3]} and enc["p"]["__paramdata__"] == "w"
+    dec = decode_state(enc, "cpu")
+    assert dec["s"] == {1, 3} and isinstance(dec["t"], tuple) and torch.equal(dec["t"][0], torch.ones(2))
+    assert torch.equal(dec["t"][1][0], torch.zeros(1)) and dec["t"][1][1] == 5
+    assert torch.equal(dec["l"][0], torch.full((2,), 4.0)) and dec["l"][1] == "x"
+    assert isinstance(dec["p"], ParamData) and dec["p"].name == "w" and dec["p"].shape == (2, 3)
+    assert torch.equal(dec["p"].data, pd.data)
+    with pytest.raises(TypeError, match=r"^cannot write object to a tensors-only checkpoint$"):
+        encode_state({"bad": object()})
