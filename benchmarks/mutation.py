@@ -144,6 +144,9 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.spec.x_find_plugin__mutmut_2":
         "equivalent: the first test (the plugin's own class name) is redundant, its class is the first of its "
         "`__mro__`, which the second test searches",
+    "selfrefresh.nn.recurrent.xǁSRNǁforward__mutmut_21":
+        "equivalent: without `dtype` the layer's `init_state` takes its parameters' dtype, which the input's must "
+        "match already (checked before)",
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":

@@ -558,3 +558,19 @@ def test_avalanche_generative_replay_factory_wires_its_arguments():
     assert g.evaluator.loggers == []                                 # the generator's training prints nothing
     for plugin in (find_plugin(g, "GenerativeReplayPlugin"), find_plugin(s, "GenerativeReplayPlugin")):
         assert (plugin.replay_size, plugin.increasing_replay_size) == (7, True)
+
+
+def test_wgan_critic_loss_and_penalty_with_a_constant_critic():
+    """A critic that ignores its input and scores 10: E[D(fake)] - E[D(real)] = 0, its input gradient is 0 so
+    the penalty is (0 - 1)^2 = 1, and the drift term is 1e-3 * 10^2; lr 0 keeps it so for the epoch."""
+    torch.manual_seed(0)
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, loss="wgan-gp", n_critic=1, ttur=(0.0, 0.0),
+                       gp_weight=10.0)
+    with torch.no_grad():
+        for p in gan.critic.parameters():
+            p.zero_()
+        gan.critic.head.linear.bias.fill_(10.0)
+    x, y = _data(48)
+    last = gan.fit(x, y, epochs=1, batch_size=48, progress=False)   # one critic step
+    assert last["gp"] == pytest.approx(1.0)
+    assert last["d_loss"] == pytest.approx(10.0 * 1.0 + 1e-3 * 10.0 ** 2, rel=1e-5)

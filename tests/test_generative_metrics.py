@@ -128,9 +128,20 @@ def test_metric_defaults_and_small_samples():
     # 3 per side with half of them held out leaves 1 to train on: refused
     with pytest.raises(ValueError, match="needs more samples, got 3 per side"):
         discriminative_score(torch.zeros(3, 4, 1), torch.ones(3, 4, 1), test_fraction=0.5)
-    import inspect
-    assert {k: p.default for k, p in inspect.signature(discriminative_score).parameters.items()
-            if p.default is not p.empty} == {"hidden_size": 32, "epochs": 30, "test_fraction": 0.2, "seed": 0}
+
+
+def test_discriminative_score_trains_the_documented_default_classifier(monkeypatch):
+    from selfrefresh.metrics import generative as G
+    seen = {}
+
+    def spy(x, y, num_classes=None, **kw):
+        seen.update(kw, num_classes=num_classes, n_train=len(x))
+        return lambda v: torch.zeros(len(v), 2)          # always "fake"
+
+    monkeypatch.setattr(G, "train_classifier", spy)
+    score = discriminative_score(torch.zeros(10, 4, 1), torch.ones(10, 4, 1))
+    assert score == pytest.approx(0.0)                   # half the test set right: indistinguishable
+    assert seen == {"hidden_size": 32, "epochs": 30, "seed": 0, "num_classes": 2, "n_train": 16}  # 2 of 10 held out
 
 
 def test_mmd_with_a_bandwidth_other_than_one():

@@ -250,3 +250,13 @@ def test_pseudo_loss_is_the_weighted_sum_of_its_terms():
     assert pseudo_loss(cfg, known, student, tr).item() == pytest.approx(expected.item(), rel=1e-5)
     half = pseudo_loss(SelfRefreshConfig(transition_fraction=0.5, **w), known, student, tr)
     assert half.dim() == 0 and torch.isfinite(half)
+
+
+def test_real_class_loss_covers_all_outputs_until_net2_exists():
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    mem = DualMemory(SelfRefreshConfig(real_loss="current"))
+    mem.current = torch.tensor([2, 3])
+    logits, y = torch.tensor([[2.0, 1.0, 0.5, -1.0], [0.0, 3.0, 1.0, 2.0]]), torch.tensor([2, 3])
+    assert mem.real_class_loss(logits, y).item() == pytest.approx(F.cross_entropy(logits, y).item())
+    mem.storage = torch.nn.Identity()                     # once NET2 exists: the current classes' outputs only
+    assert mem.real_class_loss(logits, y).item() == pytest.approx(F.cross_entropy(logits[:, 2:], y - 2).item())
