@@ -147,6 +147,8 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.nn.recurrent.xǁSRNǁforward__mutmut_21":
         "equivalent: without `dtype` the layer's `init_state` takes its parameters' dtype, which the input's must "
         "match already (checked before)",
+    "selfrefresh.generators.registry.x_make_generator__mutmut_4":
+        "equivalent: `generator_spec` lower-cases the name, so \"REVERBERATION\" is \"reverberation\"",
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":

@@ -192,6 +192,11 @@ def test_generators_name_the_model_they_need():
         Noise(seq, seq_len=4).sample(2)
     with pytest.raises(TypeError, match=r"Reverberation\.sample: n must be an int"):
         Reverberation(_model_for_sampling(), seq_len=4).sample(2.5)
+    for kwargs, kind, message in (({"noise_std": "1"}, TypeError, r"^Noise: noise_std must be a number, got str$"),
+                                  ({"seq_len": 2.5}, TypeError, r"^Noise: seq_len must be an int"),
+                                  ({"steer_steps": 1.5}, TypeError, r"^Reverberation: steer_steps must be an int")):
+        with pytest.raises(kind, match=message):
+            (Reverberation if "steer_steps" in kwargs else Noise)(**kwargs)
     with pytest.raises(RuntimeError, match=r"Noise has no network .*call \.configure\(network\) \(the strategy"):
         Noise(seq_len=4).sample(2)
     # seeds from a buffer: any classifier labels them

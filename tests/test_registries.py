@@ -348,3 +348,17 @@ def test_state_codec_round_trips_nested_containers():
     assert torch.equal(dec["p"].data, pd.data)
     with pytest.raises(TypeError, match=r"^cannot write object to a tensors-only checkpoint$"):
         encode_state({"bad": object()})
+
+
+def test_avalanche_build_functions_pass_the_options():
+    from avalanche.training import supervised
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    from selfrefresh.strategies import baselines
+    from selfrefresh.strategies.spec import BuildArgs, find_plugin
+    m = AutoHeteroRNN(3, 4, 4)
+    args = BuildArgs(name="replay", model=m, optimizer=torch.optim.Adam(m.parameters()), criterion=nn.CrossEntropyLoss(),
+                     options={"mem_size": 8}, seq_len=None, common={"evaluator": EvaluationPlugin(loggers=[])})
+    s = baselines._avalanche("Replay", True)(args)
+    assert isinstance(s, supervised.Replay) and find_plugin(s, "ReplayPlugin").mem_size == 8
+    assert baselines._avalanche_class("GEM")() is supervised.GEM
