@@ -193,6 +193,10 @@ def test_plugin_adds_its_loss_in_the_host_strategys_backward(trained):
     s = SimpleNamespace(model=plain, mb_x=xb, mb_y=yb, loss=host, device="cpu")
     SelfRefreshPlugin().before_backward(s)
     assert s.loss is host
+    # an AutoHeteroRNN gets the auto loss on real data from the first experience on
+    s = SimpleNamespace(model=student, mb_x=xb, mb_y=yb, loss=host, device="cpu")
+    SelfRefreshPlugin().before_backward(s)
+    assert s.loss.item() > host.item() + 1e-4
 
 
 def test_plugin_passes_the_experiences_sample_and_sizes_to_the_memory():
