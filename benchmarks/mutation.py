@@ -149,6 +149,9 @@ EXPLAINED: Dict[str, str] = {
         "match already (checked before)",
     "selfrefresh.generators.registry.x_make_generator__mutmut_4":
         "equivalent: `generator_spec` lower-cases the name, so \"REVERBERATION\" is \"reverberation\"",
+    "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_28":
+        "equivalent: with `evaluator=None` Avalanche builds `EvaluationPlugin()`, which has no metrics and no "
+        "loggers, like the `EvaluationPlugin(loggers=[])` passed",
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":
