@@ -152,6 +152,11 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_28":
         "equivalent: with `evaluator=None` Avalanche builds `EvaluationPlugin()`, which has no metrics and no "
         "loggers, like the `EvaluationPlugin(loggers=[])` passed",
+    "selfrefresh.strategies.state_codec.x_decode_state__mutmut_13":
+        "equivalent: Avalanche's `ParamData` takes its shape from `init_tensor` when `shape` is not given",
+    "selfrefresh.strategies.state_codec.x_decode_state__mutmut_15": _CPU_ONLY,
+    "selfrefresh.strategies.state_codec.x_decode_state__mutmut_18": _CPU_ONLY,
+    "selfrefresh.strategies.state_codec.x_decode_state__mutmut_40": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_20": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":
@@ -439,6 +444,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "mutation.md"))
     ap.add_argument("--update", action="store_true",
                     help="keep the other files' rows of the last run (the .json beside --out) and replace these")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: rewrite --out from the .json beside it (e.g. after adding explanations)")
     ap.add_argument("--only-survivors", action="store_true",
                     help="with --update: re-run only the mutants of the sample that survived last time (the "
                          "others stay killed while tests are only added); needs the file's sample unchanged")
@@ -447,6 +454,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     files = expand_files(args.files)
     store = Path(args.out).with_suffix(".json")
+    if args.report_only:
+        saved = json.loads(store.read_text())
+        head = saved.get("head") or ""
+        sampled = any(r["counts"]["run"] < r["generated"] for r in saved["rows"])
+        Path(args.out).write_text(markdown(saved["rows"], saved["survivors"], head, saved["seconds"], sampled))
+        return 0
     if args.only_survivors and not (args.update and store.exists()):
         raise SystemExit("--only-survivors needs --update and the results of an earlier run")
     old = json.loads(store.read_text()) if args.update and store.exists() else {}
@@ -498,7 +511,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     text = markdown(rows, survivors, head, seconds, sampled)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
-    store.write_text(json.dumps({"rows": rows, "survivors": survivors, "seconds": seconds}, indent=1) + "\n")
+    store.write_text(json.dumps({"rows": rows, "survivors": survivors, "seconds": seconds, "head": head},
+                                indent=1) + "\n")
     print(text)
     if not args.workdir:
         shutil.rmtree(scratch, ignore_errors=True)
