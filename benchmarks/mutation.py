@@ -446,6 +446,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="keep the other files' rows of the last run (the .json beside --out) and replace these")
     ap.add_argument("--report-only", action="store_true",
                     help="run nothing: rewrite --out from the .json beside it (e.g. after adding explanations)")
+    ap.add_argument("--note", default=None,
+                    help="a paragraph printed under the header (kept in the .json for later runs)")
     ap.add_argument("--only-survivors", action="store_true",
                     help="with --update: re-run only the mutants of the sample that survived last time (the "
                          "others stay killed while tests are only added); needs the file's sample unchanged")
@@ -456,7 +458,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     store = Path(args.out).with_suffix(".json")
     if args.report_only:
         saved = json.loads(store.read_text())
-        head = saved.get("head") or ""
+        if args.note is not None:
+            saved["note"] = args.note
+            store.write_text(json.dumps(saved, indent=1) + "\n")
+        head = (saved.get("head") or "") + ("\n" + saved["note"] + "\n" if saved.get("note") else "")
         sampled = any(r["counts"]["run"] < r["generated"] for r in saved["rows"])
         Path(args.out).write_text(markdown(saved["rows"], saved["survivors"], head, saved["seconds"], sampled))
         return 0
@@ -508,10 +513,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         seconds += old.get("seconds", 0.0)
     sampled = any(r["counts"]["run"] < r["generated"] for r in rows)
     head = header(cmd, extra=f"mutmut {_mutmut_version()}, seed {args.seed}, --max-children 1")
-    text = markdown(rows, survivors, head, seconds, sampled)
+    note = args.note if args.note is not None else old.get("note")
+    text = markdown(rows, survivors, head + ("\n" + note + "\n" if note else ""), seconds, sampled)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
-    store.write_text(json.dumps({"rows": rows, "survivors": survivors, "seconds": seconds, "head": head},
+    store.write_text(json.dumps({"rows": rows, "survivors": survivors, "seconds": seconds, "head": head, "note": note},
                                 indent=1) + "\n")
     print(text)
     if not args.workdir:
