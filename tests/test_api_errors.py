@@ -175,6 +175,10 @@ def _sequential():
     return nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
 
 
+def _model_for_sampling():
+    return AutoHeteroRNN(3, 8, 4, cell="gru")
+
+
 def test_generators_name_the_model_they_need():
     from selfrefresh.generators import Noise, Reverberation
     from selfrefresh.generators.base import PseudoBatch, label_transitions
@@ -186,6 +190,15 @@ def test_generators_name_the_model_they_need():
         Reverberation(seq, seq_len=4, mode="static").sample(2)
     with pytest.raises(TypeError, match=r"Noise needs an AutoHeteroRNN-like model with \.input_size; got Sequential"):
         Noise(seq, seq_len=4).sample(2)
+    with pytest.raises(TypeError, match=r"Reverberation\.sample: n must be an int"):
+        Reverberation(_model_for_sampling(), seq_len=4).sample(2.5)
+    for kwargs, kind, message in (({"noise_std": "1"}, TypeError, r"^Noise: noise_std must be a number, got str$"),
+                                  ({"seq_len": 2.5}, TypeError, r"^Noise: seq_len must be an int"),
+                                  ({"steer_steps": 1.5}, TypeError, r"^Reverberation: steer_steps must be an int")):
+        with pytest.raises(kind, match=message):
+            (Reverberation if "steer_steps" in kwargs else Noise)(**kwargs)
+    with pytest.raises(RuntimeError, match=r"Noise has no network .*call \.configure\(network\) \(the strategy"):
+        Noise(seq_len=4).sample(2)
     # seeds from a buffer: any classifier labels them
     assert len(Noise(seq, seeds=torch.randn(3, 4, 3)).sample(2)) == 2
     with pytest.raises(TypeError, match=r"label_transitions needs .*\.run/\.rnn; got Sequential"):

@@ -87,3 +87,20 @@ def test_mutation_script_reads_mutmut_results_into_the_table():
     assert "| `a/b.py` | `tests/t.py` | 20 | 7 | 2 | 1 | 1 | 1 | 2 | 60 % |" in text
     assert "**60 %** (3/5)" in text and "not the whole set" in text
     assert "- `a/b.py:3` survived: `x -> y` (m.x_f__mutmut_2)" in text
+
+
+def test_mutation_script_estimates_the_population_score_from_per_file_samples():
+    mod = _script("mutation")
+    lo, hi = mod.wilson(0.5, 100)
+    assert (lo, hi) == (pytest.approx(0.4038, abs=1e-4), pytest.approx(0.5962, abs=1e-4))  # textbook value
+    assert mod.wilson(1.0, 20)[1] == 1.0 and mod.wilson(1.0, 20)[0] == pytest.approx(0.8389, abs=1e-4)
+    row = lambda path, gen, killed, survived: {"path": path, "generated": gen, "counts": {  # noqa: E731
+        "killed": killed, "survived": survived, "timeout": 0, "no tests": 0}}
+    # a small file fully run (no sampling error) and a big one sampled: weights 100 / 1000 and 900 / 1000
+    est = mod.stratified([row("p/a/x.py", 100, 100, 0), row("p/b/y.py", 900, 15, 5)])
+    assert est["score"] == pytest.approx(0.1 * 1.0 + 0.9 * 0.75)
+    var = 0.9 ** 2 * (1 - 20 / 900) * 0.75 * 0.25 / 19
+    assert est["n_eff"] == pytest.approx(est["score"] * (1 - est["score"]) / var)
+    assert est["low"] < est["score"] < est["high"] and (est["low"], est["high"]) == mod.wilson(est["score"], est["n_eff"])
+    assert mod.stratified([row("p/a/x.py", 10, 0, 0)]) is None
+    assert mod.package_of("selfrefresh/strategies/self_refresh/pool.py") == "selfrefresh/strategies"

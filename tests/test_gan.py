@@ -49,7 +49,7 @@ def test_each_loss_and_stabiliser_runs(kw):
     gan = RecurrentGAN(T, F, C, hidden_size=8, latent_size=4, noise_size=2, num_layers=1, **kw)
     last = gan.fit(x, y, epochs=2, batch_size=16, eval_every=1, progress=False)
     assert all(math.isfinite(v) for v in last.values())
-    assert "quality" in last and gan.diverged is None
+    assert "quality" in last and {"g_loss", "d_loss"} <= set(last) and gan.diverged is None
     if kw["loss"] == "wgan-gp":
         assert last["gp"] >= 0
     xg, yg = gan.generate(10, classes=torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0]))
@@ -64,8 +64,10 @@ def test_bad_options_and_inputs_raise():
     gan = RecurrentGAN(T, F, C, hidden_size=8)
     with pytest.raises(ValueError, match="expected sequences"):
         gan.fit(torch.zeros(4, T + 1, F), torch.zeros(4, dtype=torch.long), epochs=1)
-    with pytest.raises(ValueError, match="labels must be in"):
+    with pytest.raises(ValueError, match=rf"labels must be in 0\.\.{C - 1}, got \[{C}\]"):
         gan.fit(torch.zeros(4, T, F), torch.full((4,), C), epochs=1)
+    with pytest.raises(ValueError, match="no training sequences"):
+        gan.fit(torch.zeros(0, T, F), torch.zeros(0, dtype=torch.long), epochs=1)
     with pytest.raises(ValueError, match="NaN"):
         gan.fit(torch.full((4, T, F), float("nan")), torch.zeros(4, dtype=torch.long), epochs=1)
     with pytest.raises(ValueError, match="unknown class"):
@@ -261,3 +263,314 @@ def test_avalanche_generative_replay_factory_on_sequences():
     assert isinstance(res, dict)
     sample = strategy.generator_strategy.model.generate(5)
     assert sample.shape == (5, T, F) and torch.isfinite(sample).all()
+
+
+def test_ar_rnn_nll_is_the_gaussian_nll_and_fit_reports_the_epoch_mean():
+    """With a zero output head every step predicts N(0, 1) (or N(0, 2^2) with log std 2 in the bias):
+    the NLL is then known in closed form; with lr 0 nothing moves and the epoch's reported NLL is the
+    mean of equal minibatches, i.e. the NLL of the standardised training data."""
+    torch.manual_seed(0)
+    gen = ARGenerativeRNN(T, F, C, hidden_size=8, embed_size=4, lr=0.0)
+    with torch.no_grad():
+        gen.head.weight.zero_()
+        gen.head.bias.zero_()
+    x, y = _data(32)
+    xn = (x - x.mean((0, 1))) / x.std((0, 1))
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    assert gen.nll(xn, y).item() == pytest.approx(0.5 * (xn ** 2).mean().item() + half_log_2pi, rel=1e-5)
+    with torch.no_grad():
+        gen.head.bias[F:] = math.log(2.0)                 # sigma = 2 on every feature
+    assert gen.nll(xn, y).item() == pytest.approx(0.5 * (xn ** 2).mean().item() / 4 + math.log(2.0) + half_log_2pi,
+                                                  rel=1e-5)
+    with torch.no_grad():
+        gen.head.bias.zero_()
+    last = gen.fit(x, y, epochs=1, batch_size=8, eval_every=1, progress=False)   # 4 minibatches of 8
+    n = x.shape[0] * T
+    assert last["nll"] == pytest.approx(0.5 * (n - 1) / n + half_log_2pi, rel=1e-4)  # unbiased std: mean xn^2 = (n-1)/n
+
+
+def test_gan_options_reach_the_networks_and_are_checked():
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, instance_noise=0.6)
+    assert gan.generator.rnn.num_layers == 1
+    assert RecurrentGAN(T, F, C, hidden_size=8, num_layers=3).generator.rnn.num_layers == 3
+    with pytest.raises(ValueError, match="mmd_bandwidths positive"):
+        RecurrentGAN(T, F, C, mmd_bandwidths=(0.5, 0.0))
+    # instance noise: full at the first epoch, linear decay to 0 at the last
+    assert [gan.instance_noise_std(e, 4) for e in range(4)] == pytest.approx([0.6, 0.4, 0.2, 0.0])
+    assert [gan.instance_noise_std(e, 2) for e in range(2)] == pytest.approx([0.6, 0.0])
+    assert gan.instance_noise_std(0, 1) == pytest.approx(0.6)
+    assert RecurrentGAN(T, F, C, hidden_size=8).instance_noise_std(0, 4) == 0.0
+
+
+def test_gan_real_batches_are_groups_of_one_class():
+    torch.manual_seed(0)
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, pack=3)
+    y = torch.tensor([2, 0, 1, 2, 2, 0, 1, 1, 0, 2, 1, 0])
+    xn = y[:, None, None].float().expand(-1, T, F)       # each sequence holds its class
+    gan._start_fit(xn, y)
+    for _ in range(20):
+        real, cls = gan._real_batch(xn, y, groups=5)
+        assert real.shape == (15, T, F)
+        assert torch.equal(real[:, 0, 0].view(5, 3), cls[:, None].float().expand(5, 3))
+
+
+def test_gan_moment_and_mmd_terms_on_hand_made_batches():
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, mmd_bandwidths=(1.0,))
+    # one sequence per class: the moment term is the squared mean difference (no std term)
+    real = torch.zeros(2, T, F)
+    fake = torch.stack([torch.full((T, F), -1.0), torch.full((T, F), 3.0)])
+    assert gan._moment_loss(real, fake, torch.tensor([0, 1])).item() == pytest.approx((1 + 9) / 2)
+    # RBF-MMD^2 (biased), sigma^2 = b^2 * median squared real-fake distance
+    r = torch.tensor([[0.0], [1.0]]).expand(2, T * F).reshape(2, T, F)
+    f = torch.tensor([[2.0], [4.0]]).expand(2, T * F).reshape(2, T, F)
+    flat_r, flat_f = r.flatten(1), f.flatten(1)
+    d2 = lambda a, b: float(((a - b) ** 2).sum())  # noqa: E731
+    rf = [d2(a, b) for a in flat_r for b in flat_f]
+    s2 = 2 * sorted(rf)[(len(rf) - 1) // 2]           # torch's median: the lower of the two middle values
+    k = lambda xs, ys: sum(math.exp(-d2(a, b) / s2) for a in xs for b in ys) / (len(xs) * len(ys))  # noqa: E731
+    expected = k(flat_r, flat_r) + k(flat_f, flat_f) - 2 * k(flat_r, flat_f)
+    assert gan._mmd_loss(r, f, torch.tensor([0, 0])).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_gan_losses_match_their_definitions():
+    from selfrefresh.generators.gan_nets import discriminator_loss, generator_loss
+    d_real, d_fake = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([-3.0, 0.0, 1.0])
+    log_sig = lambda v: torch.log(torch.sigmoid(v))  # noqa: E731
+    assert generator_loss("ns", d_fake).item() == pytest.approx(-log_sig(d_fake).mean().item(), rel=1e-5)
+    for loss in ("wgan-gp", "hinge"):
+        assert generator_loss(loss, d_fake).item() == pytest.approx(2 / 3)  # -E[D(fake)]
+    assert generator_loss("hinge", d_real).item() == pytest.approx(-0.5)
+    ns = -(log_sig(d_real).mean() + torch.log(1 - torch.sigmoid(d_fake)).mean())
+    assert discriminator_loss("ns", d_real, d_fake).item() == pytest.approx(ns.item(), rel=1e-5)
+    assert discriminator_loss("wgan-gp", d_real, d_fake).item() == pytest.approx(-2 / 3 - 0.5, rel=1e-5)
+    assert discriminator_loss("hinge", d_real, d_fake).item() == pytest.approx((0 + 2 + 0.5) / 3 + (0 + 1 + 2) / 3)
+
+
+def test_gan_networks_defaults_and_given_noise():
+    from selfrefresh.generators.gan_nets import ConvCritic, SequenceGenerator
+    torch.manual_seed(0)
+    g = SequenceGenerator(T, F, C, hidden_size=8, latent_size=4, noise_size=2, num_layers=1)
+    classes, z, noise = torch.tensor([0, 2]), torch.randn(2, 4), torch.randn(2, T, 2)
+    assert torch.equal(g(classes, z, noise), g(classes, z, noise))  # given z and noise: deterministic
+    assert g(classes).shape == (2, T, F)
+    has_sn = lambda m: any(hasattr(mod, "weight_orig") for mod in m.modules())  # noqa: E731
+    assert not has_sn(ConvCritic(F, C, channels=4)) and has_sn(ConvCritic(F, C, channels=4, spectral_norm=True))
+
+
+def _frozen_ar_rnn(**kw):
+    """An AR-RNN that learns nothing (lr 0) and predicts N(0, 1) at every step: its NLL is known."""
+    gen = ARGenerativeRNN(T, F, C, hidden_size=8, embed_size=4, lr=0.0, **kw)
+    with torch.no_grad():
+        gen.head.weight.zero_()
+        gen.head.bias.zero_()
+    return gen
+
+
+def test_learned_generator_keeps_its_first_standardisation_and_stops_over_max_loss():
+    torch.manual_seed(0)
+    x, y = _data(32)
+    gen = _frozen_ar_rnn()
+    gen.fit(x, y, epochs=1, batch_size=8, progress=False)
+    mean = x.mean((0, 1))
+    assert torch.allclose(gen.x_mean, mean, atol=1e-6)
+    gen.fit(10 * x + 5, y, epochs=1, batch_size=8, progress=False)   # later data: same units as the first
+    assert torch.allclose(gen.x_mean, mean, atol=1e-6)
+    # mean of xn is 0 and mean of xn^2 is (n-1)/n: a mu bias b gives NLL 0.5 ((n-1)/n + b^2) + log(2 pi) / 2
+    n = x.shape[0] * T
+    base = 0.5 * (n - 1) / n + 0.5 * math.log(2 * math.pi)
+    for target, diverges in ((1e4 - 0.5, False), (1e4 + 0.5, True)):
+        gen = _frozen_ar_rnn()
+        with torch.no_grad():
+            gen.head.bias[:F] = math.sqrt(2 * (target - base))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)
+            last = gen.fit(x, y, epochs=1, batch_size=8, progress=False)     # default max_loss 1e4
+        assert last["nll"] == pytest.approx(target, abs=0.05)
+        assert (gen.diverged is not None) == diverges
+    assert gen.diverged.startswith("ARGenerativeRNN diverged at epoch 1 (nll=1e+04)")
+
+
+def test_fit_evaluates_every_eval_every_epochs_and_at_the_end_keeping_the_first_best():
+    torch.manual_seed(0)
+    x, y = _data(24)
+    gen = _frozen_ar_rnn()                        # nothing changes: every evaluation gives the same quality
+    gen.fit(x, y, epochs=5, batch_size=8, eval_every=2, progress=False)
+    assert [e["epoch"] for e in gen.history] == [1, 2, 3, 4, 5]
+    assert [e["epoch"] for e in gen.history if "quality" in e] == [2, 4, 5]
+    assert len({e["quality"] for e in gen.history if "quality" in e}) == 1
+    assert [e["epoch"] for e in gen.history if e.get("best")] == [2]   # later equal scores are not better
+
+
+def test_update_replays_exactly_the_old_classes_not_in_the_new_data():
+    torch.manual_seed(0)
+    x, y = _data(60)
+    gen = _frozen_ar_rnn(update_epochs=1)
+    first = y < 2
+    gen.update(TensorDataset(x[first], y[first]), network=_Net())
+    labels = []
+    orig = gen.fit
+    gen.fit = lambda xx, yy, **kw: (labels.append(yy.clone()), orig(xx, yy, **kw))[1]
+    second = y >= 1                                       # classes 1 (known) and 2 (new)
+    gen.update(TensorDataset(x[second], y[second]))
+    n_new = int(second.sum())
+    per = math.ceil(n_new / 2)
+    assert torch.equal(labels[0][:n_new], y[second])
+    assert labels[0][n_new:].tolist() == [0] * per        # replay of class 0 only (1 has real data)
+
+
+def test_collect_dataset_uses_the_datasets_collate_fn():
+    from selfrefresh.generators.learned import collect_dataset
+
+    class Item:
+        def __init__(self, i):
+            self.x, self.y = torch.full((T, F), float(i)), i % C
+
+    class Objects(torch.utils.data.Dataset):       # items the default collate cannot stack
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return Item(i)
+
+        @staticmethod
+        def collate_fn(items):
+            return torch.stack([it.x for it in items]), torch.tensor([it.y for it in items])
+
+    x, y = collect_dataset(Objects(), batch_size=2)
+    assert x.shape == (5, T, F) and torch.equal(x[:, 0, 0], torch.arange(5.0)) and y.tolist() == [0, 1, 2, 0, 1]
+
+
+def test_vae_loss_is_the_gaussian_reconstruction_plus_beta_kl():
+    """Encoder stats fixed by the bias (mean m, log variance v for every latent) and a zero read-out
+    (x_hat = 0): rec = |xn|^2 / (2 obs_std^2) per sequence, KL = L (m^2 + e^v - 1 - v) / 2."""
+    torch.manual_seed(0)
+    L, m, v = 4, 0.5, -1.0
+    vae = SequenceVAE(T, F, C, hidden_size=8, latent_size=L, embed_size=4, obs_std=0.5, beta=2.0, lr=0.0)
+    with torch.no_grad():
+        vae.to_stats.weight.zero_()
+        vae.to_stats.bias.copy_(torch.tensor([m] * L + [v] * L))
+        vae.out.weight.zero_()
+        vae.out.bias.zero_()
+    xn = torch.randn(6, T, F)
+    parts = vae.loss(xn, torch.tensor([0, 1, 2, 0, 1, 2]))
+    rec = (xn ** 2).sum((1, 2)).mean().item() / (2 * 0.5 ** 2)
+    kl = L * (m ** 2 + math.exp(v) - 1 - v) / 2
+    assert parts["recon"].item() == pytest.approx(rec, rel=1e-5)
+    assert parts["kl"].item() == pytest.approx(kl, rel=1e-5)
+    assert parts["loss"].item() == pytest.approx(rec + 2.0 * kl, rel=1e-5)
+    # lr 0: nothing moves, and each reported epoch value is the mean of its (equal) minibatches
+    x, y = _data(24)
+    last = vae.fit(x, y, epochs=1, batch_size=8, progress=False)
+    xs = (x - x.mean((0, 1))) / x.std((0, 1))
+    assert last["kl"] == pytest.approx(kl, rel=1e-5)
+    assert last["recon"] == pytest.approx((xs ** 2).sum((1, 2)).mean().item() / (2 * 0.5 ** 2), rel=1e-4)
+    assert last["loss"] == pytest.approx(last["recon"] + 2.0 * kl, rel=1e-5)
+
+
+def test_vae_latent_reaches_the_decoder_and_its_spread_follows_the_encoder_variance():
+    torch.manual_seed(0)
+    L = 4
+    vae = SequenceVAE(T, F, C, hidden_size=8, latent_size=L, embed_size=4)
+    with torch.no_grad():
+        vae.decoder.weight_ih_l0.zero_()              # z can reach the decoder only through its initial state
+    c = torch.zeros(2, dtype=torch.long)
+    assert not torch.allclose(vae.decode(torch.stack([torch.zeros(L), torch.ones(L)]), c)[0],
+                              vae.decode(torch.stack([torch.zeros(L), torch.ones(L)]), c)[1], atol=1e-4)
+
+    def spread(logvar):
+        with torch.no_grad():
+            vae.to_stats.weight.zero_()
+            vae.to_stats.bias.copy_(torch.tensor([0.0] * L + [logvar] * L))
+        x_hat, mean, lv = vae(torch.zeros(64, T, F))            # the same sequence 64 times
+        assert torch.allclose(mean, torch.zeros(64, L)) and torch.allclose(lv, torch.full((64, L), logvar))
+        return x_hat.std(0).mean().item()
+    assert spread(math.log(9.0)) > 2 * spread(math.log(1 / 9.0))   # z ~ N(0, 9) vs N(0, 1/9)
+
+
+class _StubGenerator:
+    """Generates n sequences of ones labelled 1 (float64 x, int32 y) and records its updates."""
+
+    def __init__(self):
+        self.seen = torch.tensor([True, False, False])
+        self.updates = []
+
+    def generate(self, n):
+        return torch.ones(n, T, F, dtype=torch.float64), torch.ones(n, dtype=torch.int32)
+
+    def update(self, dataset, network=None, epochs=None):
+        self.updates.append((dataset, network, epochs))
+
+
+class _ConstantClassifier(nn.Module):
+    """Always predicts class 2."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([0.0, 0.0, 1.0]))
+
+    def forward(self, x):
+        return self.w.expand(len(x), 3)
+
+
+def test_gan_replay_plugin_extends_each_minibatch():
+    from types import SimpleNamespace
+
+    from selfrefresh.strategies.gan_replay import GANReplayPlugin
+
+    def strategy():
+        mb = [torch.zeros(4, T, F), torch.zeros(4, dtype=torch.long), torch.full((4,), 7, dtype=torch.long)]
+        return SimpleNamespace(mbatch=mb, device="cpu", model=_ConstantClassifier(),
+                               experience=SimpleNamespace(dataset="exp-data"))
+
+    gen = _StubGenerator()
+    plugin = GANReplayPlugin(gen, mem_ratio=0.5, update_epochs=3)
+    assert plugin.old_model is None
+    s = strategy()
+    plugin.before_training_exp(s)
+    plugin.before_training_iteration(s)
+    x, y, t = s.mbatch
+    assert x.shape == (6, T, F) and x.dtype == torch.float32 and x[4:].eq(1).all()
+    assert y.dtype == torch.long and y.tolist() == [0, 0, 0, 0, 1, 1]          # the generator's labels
+    assert t.tolist() == [7] * 6                                                # the first task label
+    plugin.after_training_exp(s)
+    assert gen.updates == [("exp-data", None, 3)]
+    # labels="model": a frozen copy of the model taken before the experience labels the replays
+    by_model = GANReplayPlugin(gen, mem_ratio=0.5, labels="model")
+    s = strategy()
+    by_model.before_training_exp(s)
+    assert by_model.old_model is not s.model and not by_model.old_model.training
+    by_model.before_training_iteration(s)
+    assert s.mbatch[1].tolist() == [0, 0, 0, 0, 2, 2]
+
+
+def test_avalanche_generative_replay_factory_wires_its_arguments():
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    from selfrefresh.strategies.spec import find_plugin
+    model = _Net()
+    s = avalanche_generative_replay(model, torch.optim.Adam(model.parameters(), 1e-2), seq_len=T, n_features=F,
+                                    latent_size=4, generator_lr=0.004, replay_size=7, increasing_replay_size=True,
+                                    eval_mb_size=9, evaluator=EvaluationPlugin(loggers=[]))
+    g = s.generator_strategy
+    assert s.train_epochs == g.train_epochs == 1 and s.eval_mb_size == g.eval_mb_size == 9
+    assert g.model.vae.encoder.hidden_size == 64                     # the documented default width
+    assert g.optimizer.param_groups[0]["lr"] == 0.004
+    assert g.evaluator.loggers == []                                 # the generator's training prints nothing
+    for plugin in (find_plugin(g, "GenerativeReplayPlugin"), find_plugin(s, "GenerativeReplayPlugin")):
+        assert (plugin.replay_size, plugin.increasing_replay_size) == (7, True)
+
+
+def test_wgan_critic_loss_and_penalty_with_a_constant_critic():
+    """A critic that ignores its input and scores 10: E[D(fake)] - E[D(real)] = 0, its input gradient is 0 so
+    the penalty is (0 - 1)^2 = 1, and the drift term is 1e-3 * 10^2; lr 0 keeps it so for the epoch."""
+    torch.manual_seed(0)
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, loss="wgan-gp", n_critic=1, ttur=(0.0, 0.0),
+                       gp_weight=10.0)
+    with torch.no_grad():
+        for p in gan.critic.parameters():
+            p.zero_()
+        gan.critic.head.linear.bias.fill_(10.0)
+    x, y = _data(48)
+    last = gan.fit(x, y, epochs=1, batch_size=48, progress=False)   # one critic step
+    assert last["gp"] == pytest.approx(1.0)
+    assert last["d_loss"] == pytest.approx(10.0 * 1.0 + 1e-3 * 10.0 ** 2, rel=1e-5)

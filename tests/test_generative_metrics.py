@@ -106,3 +106,91 @@ def test_rosenstein_on_lorenz_and_on_a_limit_cycle():
     assert abs(rosenstein_lyapunov(cycle, dt=0.05, horizon=40, fit=(10, 40))) < 0.1
     with pytest.raises(ValueError, match="too short"):
         rosenstein_lyapunov(x[:, :10], dt=0.05, horizon=40)
+
+
+def test_metric_defaults_and_small_samples():
+    from selfrefresh.metrics import generative as G
+    real, fake = torch.arange(6.0)[:, None], torch.tensor([[0.2], [9.0]])
+    # default k = 5: six real points are enough, five are not
+    assert coverage_density(real, fake) == coverage_density(real, fake, k=5)
+    with pytest.raises(ValueError, match="more than k=5 real points"):
+        coverage_density(real[:5], fake)
+    # a class with fewer real points than k uses k = its size - 1
+    ry = torch.tensor([0, 0, 0, 1, 1, 1])
+    out = per_class_coverage_density(real, ry, fake, torch.tensor([0, 1]), k=5)
+    assert out["per_class"][0] == coverage_density(real[:3], fake[:1], k=2)
+    # median of the pooled pairwise distances (1, 3, 2 -> 2); a single point: unit bandwidth
+    assert G.median_bandwidth(torch.tensor([[0.0], [1.0]]), torch.tensor([[3.0]])) == pytest.approx(2.0)
+    assert G.median_bandwidth(torch.tensor([[0.0]]), torch.zeros(0, 1)) == 1.0
+    # a fake of the wrong rank is named as the fake
+    with pytest.raises(ValueError, match="^fake: expected at least 3 dimensions"):
+        discriminative_score(torch.zeros(4, 3, 1), torch.zeros(4, 3))
+    # 3 per side with half of them held out leaves 1 to train on: refused
+    with pytest.raises(ValueError, match="needs more samples, got 3 per side"):
+        discriminative_score(torch.zeros(3, 4, 1), torch.ones(3, 4, 1), test_fraction=0.5)
+
+
+def test_discriminative_score_trains_the_documented_default_classifier(monkeypatch):
+    from selfrefresh.metrics import generative as G
+    seen = {}
+
+    def spy(x, y, num_classes=None, **kw):
+        seen.update(kw, num_classes=num_classes, n_train=len(x))
+        return lambda v: torch.zeros(len(v), 2)          # always "fake"
+
+    monkeypatch.setattr(G, "train_classifier", spy)
+    score = discriminative_score(torch.zeros(10, 4, 1), torch.ones(10, 4, 1))
+    assert score == pytest.approx(0.0)                   # half the test set right: indistinguishable
+    assert seen == {"hidden_size": 32, "epochs": 30, "seed": 0, "num_classes": 2, "n_train": 16}  # 2 of 10 held out
+
+
+def test_mmd_with_a_bandwidth_other_than_one():
+    x, y = torch.tensor([[0.0], [1.0]]), torch.tensor([[0.0], [2.0]])
+    k = lambda d: math.exp(-d * d / (2 * 2.0 ** 2))  # noqa: E731 - s = 2
+    expected = k(1) + k(2) - 2 * (k(0) + k(2) + k(1) + k(1)) / 4
+    assert mmd2_rbf(x, y, bandwidth=2.0) == pytest.approx(expected, abs=1e-12)
+    assert mmd2_rbf(x, y, bandwidth=[1.0, 2.0]) == pytest.approx((mmd2_rbf(x, y, 1.0) + expected) / 2, abs=1e-12)
+
+
+def test_tstr_sizes_the_classifier_for_the_labels_of_both_sets(monkeypatch):
+    from selfrefresh.metrics import generative as G
+    seen = {}
+
+    def spy(x, y, num_classes=None, **kw):
+        seen["num_classes"] = num_classes
+        return lambda v: torch.zeros(len(v), num_classes)  # always predicts class 0
+
+    monkeypatch.setattr(G, "train_classifier", spy)
+    x = torch.zeros(4, 3, 1)
+    assert tstr(x, [0, 1, 0, 1], x, [0, 2, 0, 0]) == pytest.approx(0.75)
+    assert seen["num_classes"] == 3                        # real class 2 counts though no fake has it
+    tstr(x, [0, 1, 0, 1], x, [0, 1, 0, 0], num_classes=5)
+    assert seen["num_classes"] == 5
+
+
+def test_rosenstein_edges_delay_embedding_and_seed_independence():
+    from selfrefresh.metrics.lyapunov import _delay_embed
+    with pytest.raises(ValueError, match="need n >= 1 and steps >= 1, got n=0"):
+        lorenz_trajectories(0, 5)
+    x = np.arange(10.0)[None, :, None]
+    emb = _delay_embed(x, emb_dim=3, lag=2)                    # rows (t, t + 2, t + 4), t = 0..5
+    assert emb.shape == (1, 6, 3) and emb[0, :, 0].tolist() == list(range(6)) and emb[0, 0].tolist() == [0, 2, 4]
+    t = np.arange(0, 20, 0.05)
+    cycle = np.stack([np.sin(t), np.cos(t)], -1)
+    assert abs(rosenstein_lyapunov(cycle, dt=0.05, horizon=2, fit=(0, 2))) < 0.5   # horizon 2 is allowed
+    # every point is a reference (max_points >= points): the seed no longer matters
+    lorenz = lorenz_trajectories(30, 64, dt=0.05, seed=0)
+    a = rosenstein_lyapunov(lorenz, dt=0.05, horizon=20, max_points=10_000, seed=0)
+    assert rosenstein_lyapunov(lorenz, dt=0.05, horizon=20, max_points=10_000, seed=1) == pytest.approx(a, rel=1e-9)
+
+
+def test_rosenstein_ignores_pairs_that_meet_exactly():
+    """Trajectories that reach 0 and stay there have neighbours at distance exactly 0 later on:
+    log 0 is left out of the mean divergence (not clamped to a huge negative number)."""
+    steps = np.arange(60.0)
+    amps = np.linspace(0.5, 1.5, 12)
+    meet = amps[:, None] * np.maximum(0.0, 1 - steps / 15)[None]          # all 0 from step 15 on
+    waves = np.stack([np.sin(0.3 * steps + p) for p in np.linspace(0, 3, 12)])
+    x = np.concatenate([meet, waves])[:, :, None]
+    _, _, curve = rosenstein_lyapunov(x, dt=1.0, horizon=20, min_tsep=5, return_curve=True)
+    assert np.isfinite(curve).all() and curve.min() > -20

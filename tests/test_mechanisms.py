@@ -124,3 +124,143 @@ def test_calibration_removes_the_bias_toward_the_newest_classes(trained):
     after_new = (student(xs[new]).argmax(1) == ys[new]).float().mean().item()
     assert before < 0.1 and after_old > before + 0.5, (before, after_old)
     assert after_new > 0.6, after_new
+
+
+def test_dual_memory_seeds_from_the_experience_and_restores_its_generator_state():
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(3, 6, 2, cell="gru")
+    mem = DualMemory(SelfRefreshConfig(seeds="current", generator_kwargs={"seq_len": 5}))
+    with pytest.raises(ValueError, match="no training data"):
+        mem.begin_experience(model, [0, 1], n_train=0, mb_size=4, epochs=1)
+    mem.begin_experience(model, [0, 1], n_train=1, mb_size=4, epochs=1)      # one sequence is enough
+    mem.storage, mem.known = copy.deepcopy(model).eval(), torch.tensor([True, True])
+    real = torch.randn(3, 5, 3)
+    mem.begin_experience(model, [2], n_train=3, mb_size=4, epochs=1, real_x=real)
+    assert torch.equal(mem.generator.buffer, real)                         # seeds: this experience's data
+
+    class UserGenerator:  # a generator with its own state and no seq_len attribute
+        network, loaded = None, None
+
+        def sample(self, n):
+            raise NotImplementedError
+
+        def load_state_dict(self, state):
+            self.loaded = state
+
+    old = DualMemory(SelfRefreshConfig(generator=UserGenerator()))
+    rng = torch.Generator().get_state()
+    old.load_state_dict({"generator_rng": rng, "seq_len": 7}, model)        # a checkpoint of an older version
+    assert set(old.generator.loaded) == {"rng", "seq_len"} and old.generator.loaded["seq_len"] == 7
+    fresh = DualMemory(SelfRefreshConfig(generator_kwargs={"seq_len": 5}))
+    fresh.load_state_dict({"seq_len": 9}, model)
+    assert fresh.generator.seq_len == 9
+
+
+class _PlainClassifier(torch.nn.Module):
+    """The same network seen as a plain classifier (no .run, no auto head)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_plugin_adds_its_loss_in_the_host_strategys_backward(trained):
+    from types import SimpleNamespace
+
+    from selfrefresh.strategies import SelfRefreshPlugin
+    net, x = trained
+    student = copy.deepcopy(net).train()
+    xb, yb = x[:16], torch.tensor([2, 3] * 8)
+    host = F.cross_entropy(student(xb), yb).detach()
+    mem = _memory_with_storage(net)
+    ref = copy.deepcopy(mem)
+    plugin = SelfRefreshPlugin()
+    plugin.method = mem
+    s = SimpleNamespace(model=student, mb_x=xb, mb_y=yb, loss=host, device="cpu")
+    plugin.before_backward(s)
+    assert torch.allclose(s.loss, host + ref.training_loss(student, xb, yb, with_class_loss=False), atol=1e-5)
+    # a plain classifier: the pseudo-pattern loss on NET2's patterns only
+    plain = _PlainClassifier(student)
+    s = SimpleNamespace(model=plain, mb_x=xb, mb_y=yb, loss=host, device="cpu")
+    plugin.before_backward(s)
+    expected = host + ref.pseudo_loss(plain, ref.next_pseudo(16, "cpu"))
+    assert torch.allclose(s.loss, expected, atol=1e-5) and s.loss.item() > host.item()
+    # before NET2 exists a plain classifier's loss is left as it is
+    s = SimpleNamespace(model=plain, mb_x=xb, mb_y=yb, loss=host, device="cpu")
+    SelfRefreshPlugin().before_backward(s)
+    assert s.loss is host
+    # an AutoHeteroRNN gets the auto loss on real data from the first experience on
+    s = SimpleNamespace(model=student, mb_x=xb, mb_y=yb, loss=host, device="cpu")
+    SelfRefreshPlugin().before_backward(s)
+    assert s.loss.item() > host.item() + 1e-4
+
+
+def test_plugin_passes_the_experiences_sample_and_sizes_to_the_memory():
+    from types import SimpleNamespace
+
+    from torch.utils.data import TensorDataset
+
+    from selfrefresh.strategies import SelfRefreshPlugin
+    from selfrefresh.strategies.self_refresh.plugin import experience_sample
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(3, 6, 2, cell="gru")
+    data = TensorDataset(torch.randn(10, 5, 3), torch.tensor([0, 1] * 5))
+    exp = SimpleNamespace(dataset=data, current_experience=1, classes_in_this_experience=[0, 1])
+    s = SimpleNamespace(experience=exp, model=model, train_mb_size=4, train_epochs=1, device="cpu")
+    plugin = SelfRefreshPlugin(seed=3, transfer="pseudo", transfer_steps=1, generator_kwargs={"seq_len": 5})
+    plugin.method.storage, plugin.method.known = copy.deepcopy(model).eval(), torch.tensor([True, True])
+    plugin.before_training_exp(s)
+    x4, _ = experience_sample(data, 512, 3 + 1)                  # seeded by the config's seed + experience
+    assert torch.equal(plugin._real[0], x4) and not torch.equal(x4, experience_sample(data, 512, 3 - 1)[0])
+    assert torch.equal(plugin.method.generator.buffer, x4)       # seeds: this experience's sequences
+    plugin.method.storage = None                                 # NET2 learns NET1's pseudo-patterns from scratch
+    plugin.after_training_exp(s)
+    assert plugin.storage is not None and plugin.storage is not model
+    assert sorted(plugin.method.prototypes.stats) == [0, 1]      # features recorded from the real sample
+
+
+def test_pseudo_loss_is_the_weighted_sum_of_its_terms():
+    """Distinct weights for every term: the loss of each kind of pseudo-pattern is the documented sum."""
+    from selfrefresh.generators import label_transitions, label_with
+    from selfrefresh.strategies import SelfRefreshConfig
+    from selfrefresh.strategies.losses import masked_teacher_probs, soft_target_loss
+    from selfrefresh.strategies.self_refresh.pseudo_loss import pseudo_loss
+    torch.manual_seed(0)
+    teacher, student = AutoHeteroRNN(3, 6, 4, cell="gru").eval(), AutoHeteroRNN(3, 6, 4, cell="gru")
+    known = torch.tensor([True, True, False, False])
+    w = dict(distill_weight=0.5, auto_weight=2.0, feature_weight=3.0, context_weight=5.0, temperature=2.0)
+    cfg = SelfRefreshConfig(**w)
+    distill = lambda logits, teacher_logits: soft_target_loss(  # noqa: E731
+        logits, masked_teacher_probs(teacher_logits, 4, known, 2.0), 2.0)
+    seq = label_with(teacher, torch.randn(4, 5, 3))
+    out = student.run(seq.x, with_context=False)
+    expected = (0.5 * distill(out.logits, seq.logits) + 2.0 * F.mse_loss(out.recon, seq.recon)
+                + 3.0 * F.mse_loss(out.features, seq.features))
+    assert pseudo_loss(cfg, known, student, seq).item() == pytest.approx(expected.item(), rel=1e-5)
+    static = Reverberation(teacher, reverberations=1, mode="static").manual_seed(0).sample(4)
+    logits, recon, nxt = student.step(static.x, static.context)
+    expected = (0.5 * distill(logits, static.logits) + 2.0 * F.mse_loss(recon, static.recon)
+                + 5.0 * F.mse_loss(nxt, static.next_context))
+    assert pseudo_loss(cfg, known, student, static).item() == pytest.approx(expected.item(), rel=1e-5)
+    # transitions: all N * T rows, or a random half of them
+    tr = label_transitions(teacher, seq)
+    logits, recon, nxt = student.step(tr.x.reshape(20, 3), tr.context.reshape(20, -1))
+    expected = (0.5 * distill(logits, tr.step_logits.reshape(20, -1)) + 2.0 * F.mse_loss(recon, tr.recon.reshape(20, -1))
+                + 5.0 * F.mse_loss(nxt, tr.next_context.reshape(20, -1)))
+    assert pseudo_loss(cfg, known, student, tr).item() == pytest.approx(expected.item(), rel=1e-5)
+    half = pseudo_loss(SelfRefreshConfig(transition_fraction=0.5, **w), known, student, tr)
+    assert half.dim() == 0 and torch.isfinite(half)
+
+
+def test_real_class_loss_covers_all_outputs_until_net2_exists():
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    mem = DualMemory(SelfRefreshConfig(real_loss="current"))
+    mem.current = torch.tensor([2, 3])
+    logits, y = torch.tensor([[2.0, 1.0, 0.5, -1.0], [0.0, 3.0, 1.0, 2.0]]), torch.tensor([2, 3])
+    assert mem.real_class_loss(logits, y).item() == pytest.approx(F.cross_entropy(logits, y).item())
+    mem.storage = torch.nn.Identity()                     # once NET2 exists: the current classes' outputs only
+    assert mem.real_class_loss(logits, y).item() == pytest.approx(F.cross_entropy(logits[:, 2:], y - 2).item())

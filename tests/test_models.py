@@ -53,3 +53,43 @@ def test_bad_inputs():
         m(torch.randn(2, 0, 3))
     with pytest.raises(ValueError, match="num_classes must be a positive int"):
         AutoHeteroRNN(3, 6, 0)
+
+
+def test_items_only_passes_match_the_full_auto_head_and_use_the_given_state():
+    torch.manual_seed(0)
+    m = AutoHeteroRNN(3, 6, 2, cell="gru")
+    with torch.no_grad():
+        m.auto_head.bias.fill_(0.5)                # a bias the item-only path must keep
+    x = torch.randn(4, 5, 3)
+    full = m.run(x, with_context=True)
+    assert torch.allclose(m.run(x, with_context=False).recon, full.recon[..., :3], atol=1e-6)
+    assert torch.allclose(m.reconstruct(x), full.recon[..., :3], atol=1e-6)
+    assert torch.allclose(m.features(x), full.features[:, -1], atol=1e-6)
+    assert not torch.allclose(m.features(x), full.features[:, 1], atol=1e-3)
+    s0 = torch.randn(1, 4, 6)                     # a given initial state reaches both passes
+    given = m.run(x, state=s0, with_context=False)
+    assert torch.allclose(given.logits, m.run(x, state=s0, with_context=True).logits, atol=1e-6)
+    assert not torch.allclose(given.logits, full.logits, atol=1e-4)
+
+
+def test_step_and_constructor_name_their_arguments():
+    m = AutoHeteroRNN(3, 6, 2, cell="gru")
+    with pytest.raises(ValueError, match=r"^AutoHeteroRNN\.step: context"):
+        m.step(torch.zeros(2, 3), torch.zeros(2, m.state_size, 1))
+    with pytest.raises(ValueError, match="auto_activation must be None or 'sigmoid', got 'relu'"):
+        AutoHeteroRNN(3, 6, 2, auto_activation="relu")
+
+
+def test_auto_hetero_mlp_parts_and_argument_checks():
+    from selfrefresh.models import AutoHeteroMLP
+    torch.manual_seed(0)
+    net = AutoHeteroMLP(1, 1, 1)                   # the smallest sizes are allowed
+    x = torch.rand(3, 1)
+    full = net(x)
+    assert full.shape == (3, 2) and ((full > 0) & (full < 1)).all()
+    assert torch.equal(net.hetero(x), full[:, :1]) and torch.equal(net.reconstruct(x), full[:, 1:])
+    for args, bad in (((0, 4, 2), "input_size must be a positive int, got 0"),
+                      ((3, 2.5, 2), "hidden_size must be a positive int, got 2.5"),
+                      ((3, 4, 0), "output_size must be a positive int, got 0")):
+        with pytest.raises(ValueError, match=rf"^AutoHeteroMLP: {bad}$"):
+            AutoHeteroMLP(*args)

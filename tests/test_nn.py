@@ -96,3 +96,32 @@ def test_bad_inputs_raise_clear_errors():
         snn.make_layer("transformer", 3, 4)
     with pytest.raises(IndexError):
         layer.cell(1)
+
+
+def test_tanh_srn_is_torchs_rnn_and_bias_free_sigmoid_srn_is_elmans():
+    torch.manual_seed(4)
+    x, h0 = torch.randn(2, 5, 3), torch.randn(1, 2, 4)
+    srn, ref = snn.SRN(3, 4, nonlinearity="tanh"), nn.RNN(3, 4, batch_first=True)
+    ref.load_state_dict(srn.state_dict())
+    assert torch.allclose(srn(x, h0)[0], ref(x, h0)[0], atol=1e-6)
+    cell, ref_cell = snn.SRNCell(3, 4, nonlinearity="tanh"), nn.RNNCell(3, 4)
+    ref_cell.load_state_dict(cell.state_dict())
+    assert torch.allclose(cell(x[:, 0], h0[0]), ref_cell(x[:, 0], h0[0]), atol=1e-6)
+    plain = snn.SRN(3, 4, bias=False)
+    h = torch.full((2, 4), 0.5)
+    for t in range(5):
+        h = torch.sigmoid(x[:, t] @ plain.weight_ih_l0.T + h @ plain.weight_hh_l0.T)
+    assert torch.allclose(plain(x)[0][:, -1], h, atol=1e-6)
+    wide = snn.SRN(3, 4).double()                  # the default initial state follows the input's dtype
+    assert wide(x.double())[0].dtype == torch.float64
+
+
+def test_gru_layer_starts_from_the_given_state_and_checks_flat_states():
+    torch.manual_seed(5)
+    ours, theirs = snn.GRU(3, 4), nn.GRU(3, 4, batch_first=True)
+    theirs.load_state_dict(ours.state_dict())
+    x, h0 = torch.randn(2, 5, 3), torch.randn(1, 2, 4)
+    assert torch.allclose(ours(x, h0)[0], theirs(x, h0)[0], atol=1e-6)
+    assert not torch.allclose(ours(x, h0)[0], ours(x)[0], atol=1e-4)
+    with pytest.raises(ValueError, match=r"expected a flat state of shape \(batch, 4\), got \(2, 5\)"):
+        ours.unflatten_state(torch.zeros(2, 5))

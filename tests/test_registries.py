@@ -60,6 +60,10 @@ def test_every_strategy_trains_checkpoints_and_resumes(tmp_path, bench, name):
 
 
 def test_strategy_specs_and_spellings():
+    import selfrefresh.strategies as strategies
+    assert strategies.StrategySpec is STRATEGIES["naive"].__class__   # loaded on first use
+    with pytest.raises(AttributeError, match="module 'selfrefresh.strategies' has no attribute 'Nope'"):
+        strategies.Nope
     assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 15
     assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
@@ -100,11 +104,15 @@ def test_make_generator_matches_the_strategy_files_own():
         a, b = make_generator(name, **kw), old(name, **kw)
         assert type(a) is type(b)
         assert {k: v for k, v in vars(a).items() if k != "_gen"} == {k: v for k, v in vars(b).items() if k != "_gen"}
+    static = make_generator("static", reverberations=2)
+    assert static.mode == "static" and static.reverberations == 2
+    noise = make_generator("noise", seq_len=4, noise_std=0.3, steer_steps=3)  # steer_steps: not a noise option
+    assert type(noise) is Noise and (noise.seq_len, noise.noise_std) == (4, 0.3)
     g = Reverberation()
     assert make_generator(g) is g
-    with pytest.raises(ValueError, match="unknown generator 'nope'"):
+    with pytest.raises(ValueError, match="unknown generator 'nope'; choose 'reverberation', 'static', 'noise'"):
         make_generator("nope")
-    with pytest.raises(TypeError, match="sample"):
+    with pytest.raises(TypeError, match=r"^a generator needs a sample\(n\) method; got object$"):
         make_generator(object())
     gan = make_generator("gan", seq_len=5, n_features=3, num_classes=2, hidden_size=4, num_layers=1)
     assert isinstance(gan, RecurrentGAN)
@@ -118,6 +126,7 @@ def test_make_generator_matches_the_strategy_files_own():
 def test_configure_sets_network_classes_and_moments():
     net = AutoHeteroRNN(3, 8, 4, cell="gru")
     for g in (Reverberation(seq_len=6, steer_steps=2), Noise(seq_len=6)):
+        assert g.classes is None and g.network is None     # before configure: no steering, no network
         assert g.configure(net, classes=[2, 0], moments=(torch.full((3,), 5.0), torch.full((3,), 1e-3))) is g
         assert g.network is net and g.classes == [2, 0]
         x = g.sample(16).x
@@ -138,6 +147,11 @@ def test_configure_sets_network_classes_and_moments():
 
     user = configure_generator(UserGenerator(), net, classes=[1])
     assert user.network is net
+    # a generator with configure gets all three through it
+    rev = configure_generator(Reverberation(seq_len=6), net, classes=[2, 0],
+                              moments=(torch.full((3,), 5.0), torch.full((3,), 2.0)))
+    assert rev.network is net and rev.classes == [2, 0]
+    assert torch.equal(rev.mean, torch.full((3,), 5.0)) and torch.equal(rev.std, torch.full((3,), 2.0))
 
 
 def test_generator_state_dict_restores_the_random_state():
@@ -198,3 +212,153 @@ def test_no_module_imports_from_a_higher_layer():
             if tparts[1] not in LAYERS or LAYERS[tparts[1]] >= LAYERS[own]:
                 bad.append(f"{rel}:{line} imports {target}")
     assert not bad, "\n".join(bad)
+
+
+def _after_one_experience(name, bench, train=True, **kw):
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+    torch.manual_seed(0)
+    m = AutoHeteroRNN(3, 8, 4, cell="gru")
+    s = make_strategy(name, m, torch.optim.Adam(m.parameters(), 1e-2), seq_len=10, train_mb_size=16,
+                      train_epochs=1, evaluator=EvaluationPlugin(loggers=[]), **kw)
+    if train:
+        s.train(bench.train_stream[0])
+    return s
+
+
+@pytest.mark.parametrize("name", ["ewc", "lwf"])
+def test_baseline_state_loads_into_a_fresh_strategy(bench, name):
+    from collections import defaultdict
+
+    from selfrefresh.strategies.registry import load_strategy_state, strategy_state
+    from selfrefresh.strategies.spec import find_plugin
+    trained = _after_one_experience(name, bench)
+    fresh = _after_one_experience(name, bench, train=False)
+    load_strategy_state(fresh, name, strategy_state(trained, name))
+    if name == "ewc":
+        a, b = find_plugin(trained, "EWCPlugin"), find_plugin(fresh, "EWCPlugin")
+        assert isinstance(b.saved_params, defaultdict) and b.saved_params.default_factory is dict
+        assert b.importances.default_factory is dict and set(b.importances) == set(a.importances) == {0}
+        for k, v in a.saved_params[0].items():
+            assert torch.equal(b.saved_params[0][k].data, v.data)
+    else:
+        a, b = find_plugin(trained, "LwFPlugin").lwf, find_plugin(fresh, "LwFPlugin").lwf
+        assert a.prev_model is not None and b.prev_model is not None
+        for (k, v), w in zip(a.prev_model.state_dict().items(), b.prev_model.state_dict().values()):
+            assert torch.equal(v, w), k
+        # the restored teacher is a copy: training the fresh model does not move it
+        model_ptrs = {p.data_ptr() for p in fresh.model.parameters()}
+        assert not model_ptrs & {p.data_ptr() for p in b.prev_model.parameters()}
+
+
+def test_baselines_get_their_options_criterion_and_counts(bench):
+    from avalanche.training import supervised
+    replay = _after_one_experience("replay", bench, options={"mem_size": 8})
+    assert stored_real_samples(replay, "replay") == 8
+    crit = nn.CrossEntropyLoss()
+    assert _after_one_experience("ewc", bench, train=False, criterion=crit)._criterion is crit
+    assert STRATEGIES["si"].option_target() is supervised.SynapticIntelligence
+    assert STRATEGIES["replay"].option_target() is supervised.Replay
+
+
+def test_make_strategy_evaluator_and_cumulative_state(bench):
+    from avalanche.training.plugins.evaluation import EvaluationPlugin, default_evaluator
+
+    from selfrefresh.strategies.registry import load_strategy_state
+    m = AutoHeteroRNN(3, 8, 4, cell="gru")
+    opt = torch.optim.Adam(m.parameters())
+    ev = EvaluationPlugin(loggers=[])
+    assert make_strategy("naive", m, opt, evaluator=ev).evaluator is ev
+    # evaluator=None means Avalanche's default evaluator (not its empty EvaluationPlugin())
+    default = make_strategy("naive", m, opt, evaluator=None).evaluator
+    assert [type(x) for x in default.loggers] == [type(x) for x in default_evaluator().loggers] != []
+    # cumulative rebuilds what it had seen from the finished experiences
+    cumulative = _after_one_experience("cumulative", bench, train=False)
+    load_strategy_state(cumulative, "cumulative", {}, finished_experiences=[bench.train_stream[0]])
+    assert stored_real_samples(cumulative, "cumulative") == len(bench.train_stream[0].dataset)
+
+
+def test_selfrefresh_specs_check_the_model_pass_common_arguments_and_keep_generator_state():
+    from selfrefresh.strategies.registry import load_strategy_state, strategy_state
+    seq = nn.Sequential(nn.Flatten(), nn.Linear(12, 4))
+    opt = torch.optim.SGD(seq.parameters(), 0.1)
+    with pytest.raises(TypeError, match=r"with \.input_size/\.num_classes; got Sequential"):
+        make_strategy("selfrefresh-gan", seq, opt, seq_len=4)
+    with pytest.raises(TypeError, match=r"with \.input_size/\.run; got Sequential"):
+        make_strategy("selfrefresh", seq, opt, seq_len=4)
+    m = AutoHeteroRNN(3, 4, 4)
+    s = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), seq_len=6, train_mb_size=8)
+    assert s.train_mb_size == 8
+    state = strategy_state(s, "selfrefresh")
+    assert set(state["generator"]) == {"rng", "seq_len"} and state["generator"]["seq_len"] == 6
+
+    class TupleStateGenerator:  # a user's generator whose state holds a tuple
+        network, loaded = None, None
+
+        def sample(self, n):
+            raise NotImplementedError
+
+        def state_dict(self):
+            return {"pair": (torch.zeros(2), 3)}
+
+        def load_state_dict(self, state):
+            self.loaded = state
+
+    def with_generator():
+        return make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), seq_len=6,
+                             options={"generator": TupleStateGenerator()})
+    saved = strategy_state(with_generator(), "selfrefresh")
+    restored = with_generator()
+    load_strategy_state(restored, "selfrefresh", saved)
+    pair = restored.refresh.generator.loaded["pair"]
+    assert isinstance(pair, tuple) and torch.equal(pair[0], torch.zeros(2)) and pair[1] == 3
+
+
+def test_strategy_spec_presets_and_helpers():
+    from selfrefresh.strategies.spec import StrategySpec as Spec
+    from selfrefresh.strategies.spec import nothing_stored
+
+    def build(a):
+        return a
+
+    base = Spec("base", build, {"x": 1, "nested": {"k": 1}}, summary="the base")
+    p = base.preset("other", {"y": 2})
+    assert (p.name, p.build, p.summary) == ("other", build, "the base")
+    assert p.defaults == {"x": 1, "nested": {"k": 1}, "y": 2} and p.defaults["nested"] is not base.defaults["nested"]
+    assert base.preset("third", {}, "its own").summary == "its own" and base.name == "base"
+    assert nothing_stored(object()) == 0
+    m = AutoHeteroRNN(3, 4, 4)
+    assert stored_real_samples(make_strategy("naive", m, torch.optim.Adam(m.parameters())), "naive") == 0
+    with pytest.raises(ValueError, match=r"^the generative-replay strategy needs the sequence length: pass seq_len=$"):
+        make_strategy("generative-replay", m, torch.optim.Adam(m.parameters()))
+
+
+def test_state_codec_round_trips_nested_containers():
+    from avalanche.training.utils import ParamData
+
+    from selfrefresh.strategies.state_codec import decode_state, encode_state
+    pd = ParamData("w", shape=(2, 3), init_tensor=torch.arange(6.0).view(2, 3))
+    state = {"s": {3, 1}, "t": (torch.ones(2), [torch.zeros(1), 5]), "l": [torch.full((2,), 4.0), "x"], "p": pd}
+    enc = encode_state(state)
+    assert enc["s"] == {"__set__": [1, 3]} and enc["p"]["__paramdata__"] == "w"
+    dec = decode_state(enc, "cpu")
+    assert dec["s"] == {1, 3} and isinstance(dec["t"], tuple) and torch.equal(dec["t"][0], torch.ones(2))
+    assert torch.equal(dec["t"][1][0], torch.zeros(1)) and dec["t"][1][1] == 5
+    assert torch.equal(dec["l"][0], torch.full((2,), 4.0)) and dec["l"][1] == "x"
+    assert isinstance(dec["p"], ParamData) and dec["p"].name == "w" and dec["p"].shape == (2, 3)
+    assert torch.equal(dec["p"].data, pd.data)
+    with pytest.raises(TypeError, match=r"^cannot write object to a tensors-only checkpoint$"):
+        encode_state({"bad": object()})
+
+
+def test_avalanche_build_functions_pass_the_options():
+    from avalanche.training import supervised
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    from selfrefresh.strategies import baselines
+    from selfrefresh.strategies.spec import BuildArgs, find_plugin
+    m = AutoHeteroRNN(3, 4, 4)
+    args = BuildArgs(name="replay", model=m, optimizer=torch.optim.Adam(m.parameters()), criterion=nn.CrossEntropyLoss(),
+                     options={"mem_size": 8}, seq_len=None, common={"evaluator": EvaluationPlugin(loggers=[])})
+    s = baselines._avalanche("Replay", True)(args)
+    assert isinstance(s, supervised.Replay) and find_plugin(s, "ReplayPlugin").mem_size == 8
+    assert baselines._avalanche_class("GEM")() is supervised.GEM

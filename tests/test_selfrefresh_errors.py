@@ -49,3 +49,72 @@ def test_quick_start_pattern_evaluates_before_the_head_grows():
     strategy = _strategy(train_mb_size=8)
     strategy.train(bench.train_stream[0])
     strategy.eval(bench.test_stream)
+
+
+def test_minibatch_checks_and_head_growth_on_tiny_models():
+    from selfrefresh.strategies.self_refresh.checks import check_batch, grow_head
+    model = AutoHeteroRNN(3, 4, 4, cell="gru")
+    x, y = torch.zeros(2, 5, 3), torch.tensor([0, 3])
+    check_batch(model, x, y)                                   # fine
+    with pytest.raises(ValueError, match=r"^SelfRefresh: the training data contains NaN or inf values$"):
+        check_batch(model, torch.full((2, 5, 3), float("nan")), y)
+    with pytest.raises(ValueError, match=r"^SelfRefresh: label 4 is out of range for 4 outputs$"):
+        check_batch(model, x, torch.tensor([0, 4]))
+    plain = torch.nn.GRU(3, 4)                                 # no num_classes: no label range, no head
+    check_batch(plain, x, torch.tensor([0, 99]))
+    grow_head(plain, [0, 99])
+    grow_head(model, [1, 6])
+    assert model.num_classes == 7
+    fixed = torch.nn.Linear(4, 4)
+    fixed.num_classes = 4                                      # a fixed head: cannot grow
+    with pytest.raises(ValueError, match=r"^label 6 is out of range for a model with 4 outputs, and the model "
+                                         r"cannot grow its class head$"):
+        grow_head(fixed, [2, 6])
+
+
+def test_config_checks_name_the_field_and_its_choices():
+    from selfrefresh.generators import Reverberation
+    from selfrefresh.strategies import SelfRefreshConfig
+    with pytest.raises(ValueError, match=r"^seeds must be 'noise' or 'current', got 'x'$"):
+        SelfRefreshConfig(seeds="x")
+    with pytest.raises(ValueError, match=r"^pool_per_class must be an int >= 0, got 1\.5$"):
+        SelfRefreshConfig(pool_per_class=1.5)
+    assert SelfRefreshConfig(pseudo_grad_steps=1).pseudo_grad_steps == 1
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="pseudo_grad_steps must be None or an int >= 1"):
+            SelfRefreshConfig(pseudo_grad_steps=bad)
+    with pytest.raises(ValueError, match="needs pseudo-sequences"):
+        SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation(mode="static"))
+    assert SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation()).generator.mode == "sequence"
+
+
+def test_strategy_defaults_unknown_options_and_signature():
+    import inspect
+
+    from selfrefresh.strategies import SelfRefreshConfig
+    from selfrefresh.strategies.self_refresh.strategy import _signature_with_config_fields
+    s = _strategy()
+    assert (s.train_mb_size, s.train_epochs, s.eval_mb_size) == (32, 1, 256)   # the documented defaults
+    with pytest.raises(TypeError, match="unexpected keyword argument: bogus"):   # Avalanche's check, on our signature
+        _strategy(bogus=1)
+
+    def init(self, *, model, **options):
+        pass
+
+    params = _signature_with_config_fields(init).parameters
+    assert list(params)[:2] == ["self", "model"] and "options" not in params
+    assert list(params)[2:] == list(SelfRefreshConfig.names())
+    assert params["temperature"].default == SelfRefreshConfig().temperature
+    assert params["temperature"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_strategy_passes_its_arguments_on():
+    from avalanche.training.plugins.evaluation import EvaluationPlugin
+
+    from selfrefresh.strategies import PaddedCrossEntropyLoss, SelfRefreshConfig
+    ev, crit = EvaluationPlugin(loggers=[]), torch.nn.CrossEntropyLoss()
+    s = _strategy(config=SelfRefreshConfig(pseudo_ratio=2.0), temperature=3.0, train_mb_size=8, evaluator=ev,
+                  criterion=crit)
+    assert (s.config.pseudo_ratio, s.config.temperature) == (2.0, 3.0)      # the config, with the keywords on top
+    assert s.train_mb_size == 8 and s.evaluator is ev and s._criterion is crit
+    assert isinstance(_strategy()._criterion, PaddedCrossEntropyLoss)

@@ -137,10 +137,15 @@ class RecurrentGAN(LearnedSequenceGenerator):
     def _fake(self, cls: Tensor) -> Tensor:
         return self._generate_normalized(cls.repeat_interleave(self.pack))
 
+    def instance_noise_std(self, epoch: int, epochs: int) -> float:
+        """Std of the instance noise at ``epoch`` (0-based) of ``epochs``: ``instance_noise`` at the first,
+        decaying linearly to 0 at the last."""
+        return self.instance_noise * max(0.0, 1.0 - epoch / max(1, epochs - 1)) if self.instance_noise else 0.0
+
     def _train_epoch(self, xn: Tensor, y: Tensor, epoch: int, epochs: int, batch_size: int) -> Dict[str, float]:
         groups = max(1, batch_size // self.pack)
         steps = max(1, len(y) // (groups * self.pack))
-        sigma = self.instance_noise * max(0.0, 1.0 - epoch / max(1, epochs - 1)) if self.instance_noise else 0.0
+        sigma = self.instance_noise_std(epoch, epochs)
         sums = {"d_loss": 0.0, "g_loss": 0.0}
         if self.loss == "wgan-gp":
             sums["gp"] = 0.0
