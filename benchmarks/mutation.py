@@ -49,7 +49,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 _NO_TRAINING = ("not forgets_less_than_naive and not test_variants_run and not plugin_in_naive_strategy "
                 "and not quick_start_pattern")
 _STRATEGY_TESTS = ["tests/test_mechanisms.py", "tests/test_strategy.py", "tests/test_selfrefresh_errors.py",
-                   "tests/test_losses_pool.py", "tests/test_calibration.py", "-k", _NO_TRAINING]
+                   "tests/test_losses_pool.py", "tests/test_calibration.py", "tests/test_feature_memory.py",
+                   "-k", _NO_TRAINING]
 # every registered strategy built, trained one tiny epoch, checkpointed and resumed (but selfrefresh-papers, 50 s)
 _REGISTRY_TESTS = ["tests/test_registries.py", "tests/test_api_errors.py",
                    "-k", "not papers and not no_module_imports"]

@@ -11,8 +11,9 @@ def test_feature_stats_record_move_sample_and_round_trip():
     stats = ClassFeatureStats()
     feats = torch.tensor([[0.0, 2.0], [2.0, 2.0], [5.0, -1.0]])
     stats.record(feats, torch.tensor([0, 0, 1]))
-    mean0, var0 = stats.stats[0]
+    mean0, var0, basis0 = stats.stats[0]
     assert mean0.tolist() == [1.0, 2.0] and var0.tolist() == [1.0, 0.0]      # population variance
+    assert basis0.shape == (0, 2)                                             # rank 0: diagonal only
     assert stats.stats[1][0].tolist() == [5.0, -1.0] and stats.stats[1][1].tolist() == [0.0, 0.0]  # one sample
     stats.move(torch.tensor([[1.0, 0.0], [3.0, 2.0]]))                       # mean drift (2, 1)
     assert stats.stats[0][0].tolist() == [3.0, 3.0] and stats.stats[0][1].tolist() == [1.0, 0.0]
