@@ -134,7 +134,9 @@ def tables(results, rows) -> str:
                 common = [k for k in s if k in by_row.get(ref, {})]
                 cols.append("-" if ref == name or not common else
                             _paired([runs[k]["acc"] for k in common], [by_row[ref][k]["acc"] for k in common]))
-            common = [k for k in s if k in by_row.get("naive", {})]
+            # a time ratio only against Naive of the same invocation (combined parts ran under other loads)
+            common = [k for k in s if k in by_row.get("naive", {})
+                      and runs[k].get("part") == by_row["naive"][k].get("part")]
             ratio = (np.mean([runs[k]["wall"] / by_row["naive"][k]["wall"] for k in common]) if common else None)
             cols.append("-" if ratio is None else f"{ratio:.2f}")
             out.append(f"| {name} | " + " | ".join(cols) + " |")
@@ -200,7 +202,7 @@ def main(argv=None) -> list:
 def combine(paths, out: Path, argv=None) -> list:
     """The tables of several earlier runs of this script in one file (``--combine``)."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
-    results = [c for part in parts for c in part["cells"]]
+    results = [{**c, "part": i} for i, part in enumerate(parts) for c in part["cells"]]
     rows = list(DEFAULT_ROWS) + sorted({c["row"] for c in results} - set(DEFAULT_ROWS))
     text = tables(results, rows)
     lines = [f"Combined by `{_command('benchmarks/real_audio.py', argv)}` from:", ""]
@@ -209,6 +211,9 @@ def combine(paths, out: Path, argv=None) -> list:
         note = f" {part['note']}" if part.get("note") else ""
         lines.append(f"- `{part['command']}` (commit {m.get('commit')}, {m.get('date')}, {m.get('cores')} cores, "
                      f"torch {m.get('torch')}, {m.get('device')}; `{path}`){note}")
+    lines += ["", "Time x Naive is shown only for rows run in the same invocation as Naive (\"-\" otherwise); "
+              "worker processes shared two cores, so read it as rough: `benchmarks/speed.py` measures it side by "
+              "side ([docs/speed.md](../../docs/speed.md))."]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n\n" + text + "\n")
     print(text)
