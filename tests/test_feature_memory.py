@@ -141,3 +141,32 @@ def test_linear_drift_maps_means_directions_and_variances_through_the_fitted_map
     assert torch.allclose(identity.stats[0][0], before, atol=0.35)
     with pytest.raises(ValueError, match="drift"):
         SelfRefreshConfig(drift="sideways")
+
+
+@pytest.mark.parametrize("host", ["plugin", "strategy"])
+def test_a_frozen_encoder_keeps_its_weights_after_the_first_experience(toy_stream, host):
+    """encoder_lr_scale=0 through Avalanche (the plugin in Naive, and SelfRefresh): once NET2 exists,
+    the layers below the class head do not move while the head still learns."""
+    from avalanche.evaluation.metrics import accuracy_metrics
+    from avalanche.training import Naive
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from selfrefresh.strategies import SelfRefresh, SelfRefreshPlugin
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    kw = dict(train_mb_size=16, train_epochs=2, evaluator=EvaluationPlugin(accuracy_metrics(epoch=True), loggers=[]))
+    options = dict(encoder_lr_scale=0.0, calibrate_steps=0, seed=0)
+    if host == "plugin":
+        s = Naive(model=net, optimizer=opt, plugins=[SelfRefreshPlugin(**options)], **kw)
+    else:
+        s = SelfRefresh(model=net, optimizer=opt, **options, **kw)
+    s.train(toy_stream.train_stream[0])
+    first = {n: p.detach().clone() for n, p in net.named_parameters()}
+    s.train(toy_stream.train_stream[1])
+    for n, p in net.named_parameters():
+        moved = (p - first[n]).abs().max().item()
+        if n.startswith("classifier"):
+            assert moved > 1e-3, n
+        else:
+            assert moved == 0.0, (n, moved)
