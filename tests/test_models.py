@@ -93,3 +93,24 @@ def test_auto_hetero_mlp_parts_and_argument_checks():
                       ((3, 4, 0), "output_size must be a positive int, got 0")):
         with pytest.raises(ValueError, match=rf"^AutoHeteroMLP: {bad}$"):
             AutoHeteroMLP(*args)
+
+
+def test_srn_units_are_sigmoid_by_default_and_tanh_when_asked():
+    """The Elman SRN of the papers has logistic units: features in (0, 1); tanh units go negative."""
+    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.strategies.self_refresh.calibration import features_of
+    torch.manual_seed(0)
+    x = torch.randn(16, 5, 3) * 3
+    sig = features_of(AutoHeteroRNN(3, 8, 2, cell="srn"), x)
+    assert bool(((sig > 0) & (sig < 1)).all())
+    torch.manual_seed(0)
+    tanh = features_of(AutoHeteroRNN(3, 8, 2, cell="srn", srn_nonlinearity="tanh"), x)
+    assert float(tanh.min()) < -0.1
+
+
+def test_non_finite_input_is_named_by_the_model():
+    from selfrefresh.models import AutoHeteroRNN
+    m = AutoHeteroRNN(3, 4, 2, cell="rnn")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"^AutoHeteroRNN: x contains NaN or inf"):
+            m(torch.full((2, 3, 3), bad))
