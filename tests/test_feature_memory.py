@@ -170,3 +170,44 @@ def test_a_frozen_encoder_keeps_its_weights_after_the_first_experience(toy_strea
             assert moved > 1e-3, n
         else:
             assert moved == 0.0, (n, moved)
+
+
+@pytest.mark.parametrize("drift,called", [("mean", "move"), ("pseudo", "move_per_class"), ("linear", "move_linear")])
+def test_the_drift_option_picks_how_the_statistics_move(drift, called, monkeypatch):
+    from selfrefresh.generators.base import PseudoBatch
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    mem = DualMemory(SelfRefreshConfig(drift=drift))
+    mem.storage = copy.deepcopy(net).eval()
+    mem.known = torch.tensor([True, True, False, False])
+    mem.pool.batch = PseudoBatch(x=torch.randn(6, 5, 3), logits=torch.randn(6, 4))
+    calls = []
+    for name in ("move", "move_per_class", "move_linear"):
+        monkeypatch.setattr(mem.prototypes, name, lambda *a, _n=name, **k: calls.append((_n, a)))
+    real_x = torch.randn(4, 5, 3)
+    mem._move_prototypes(net, real_x)
+    assert [c[0] for c in calls] == [called]
+    args = calls[0][1]
+    if called == "move":             # drift (N, H) of the real sequences
+        assert args[0].shape == (4, 8)
+    elif called == "move_per_class":  # drift of the 6 pseudo-sequences, their teacher labels among the known classes
+        assert args[0].shape == (6, 8) and set(args[1].tolist()) <= {0, 1}
+    else:                             # old and new features of the real and pseudo sequences
+        assert args[0].shape == args[1].shape == (10, 8)
+
+
+@pytest.mark.parametrize("bad", [{"distill_weight": float("inf")}, {"real_feature_weight": float("nan")},
+                                 {"temperature": float("inf")}, {"calibrate_lr": float("nan")}, {"pool_factor": -1.0}])
+def test_config_rejects_non_finite_or_negative_numbers(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        SelfRefreshConfig(**bad)
+
+
+def test_config_accepts_every_documented_choice():
+    for regenerate in ("step", "epoch", "experience"):
+        assert SelfRefreshConfig(regenerate=regenerate).regenerate == regenerate
+    for drift in ("mean", "pseudo", "linear"):
+        assert SelfRefreshConfig(drift=drift).drift == drift
+    with pytest.raises(ValueError, match="already makes \\(item, context\\) patterns"):
+        SelfRefreshConfig(generator="static", pseudo_learning="transitions")

@@ -114,3 +114,15 @@ def test_non_finite_input_is_named_by_the_model():
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match=r"^AutoHeteroRNN: x contains NaN or inf"):
             m(torch.full((2, 3, 3), bad))
+
+
+def test_sigmoid_auto_activation_keeps_reconstructions_in_the_unit_interval():
+    from selfrefresh.models import AutoHeteroRNN
+    torch.manual_seed(0)
+    x = torch.randn(4, 5, 3) * 5
+    a = AutoHeteroRNN(3, 8, 2, cell="gru")
+    b = AutoHeteroRNN(3, 8, 2, cell="gru", auto_activation="sigmoid")
+    b.load_state_dict(a.state_dict())
+    plain, squashed = a.run(x).recon, b.run(x).recon
+    assert bool(((squashed > 0) & (squashed < 1)).all())
+    assert torch.allclose(squashed, torch.sigmoid(plain), atol=1e-6)
