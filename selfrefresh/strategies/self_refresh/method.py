@@ -58,6 +58,7 @@ class DualMemory:
         self.pool = PseudoPool()
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
+        self._before = None                 # [(param, its value before the step)] while a step is scaled
         self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
 
     # -- the experience ------------------------------------------------------------------------
@@ -106,11 +107,12 @@ class DualMemory:
         if real_x is not None:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
+                feats = features_of(model, real_x)  # the head's calibration leaves the features as they are
                 if self.storage is not None:
-                    self._move_prototypes(model, real_x)
+                    self._move_prototypes(model, real_x, feats)
                 if cfg.calibrate_steps and self.storage is not None:
-                    self._calibrate_head(model, real_x, real_y)
-                self.prototypes.record(features_of(model, real_x), real_y)
+                    self._calibrate_head(model, real_x, real_y, feats)
+                self.prototypes.record(feats, real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -184,7 +186,7 @@ class DualMemory:
     @torch.no_grad()
     def after_update(self, model: nn.Module) -> None:
         """Scale the step the encoder just took by ``encoder_lr_scale`` (the class head keeps its own)."""
-        if getattr(self, "_before", None):
+        if self._before:
             s = self.config.encoder_lr_scale
             for p, old in self._before:
                 p.copy_(old + s * (p - old))
@@ -268,10 +270,11 @@ class DualMemory:
         return truncates(self.config, steps)
 
     # -- after the experience --------------------------------------------------------------------
-    def _move_prototypes(self, model: nn.Module, real_x: Tensor) -> None:
+    def _move_prototypes(self, model: nn.Module, real_x: Tensor, real_feats: Optional[Tensor] = None) -> None:
         """Move the old classes' feature statistics by the drift NET1 shows against NET2: on the
         current data as a whole (``drift="mean"``), per class on NET2's pseudo-sequences of it
-        (``"pseudo"``), or through an affine map fitted on both (``"linear"``)."""
+        (``"pseudo"``), or through an affine map fitted on both (``"linear"``). ``real_feats``: NET1's
+        features of real_x when already computed."""
         pseudo = self.pool.batch
         if self.config.drift == "linear":
             xs = [real_x] + ([pseudo.x.to(real_x.device)] if pseudo is not None and not pseudo.static else [])
@@ -282,9 +285,11 @@ class DualMemory:
             labels = teacher_labels(pseudo.logits, self.known)
             self.prototypes.move_per_class(features_of(model, x) - features_of(self.storage, x), labels)
         else:
-            self.prototypes.move(features_of(model, real_x) - features_of(self.storage, real_x))
+            new = features_of(model, real_x) if real_feats is None else real_feats
+            self.prototypes.move(new - features_of(self.storage, real_x))
 
-    def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
+    def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor,
+                        real_feats: Optional[Tensor] = None) -> None:
         """Class-balanced training of NET1's class head on frozen features: the experience's real
         sequences for the new classes; NET2's pseudo-sequences (labelled by its argmax) and/or
         features drawn from the old classes' statistics for the old ones."""
@@ -294,7 +299,8 @@ class DualMemory:
         cfg = self.config
         old = torch.nonzero(self.known).flatten().tolist()
         per_class = max(cfg.pool_per_class, int(math.ceil(len(real_x) / max(1, len(self.current)))))
-        feats, labels = [features_of(model, real_x)], [real_y]
+        feats = [features_of(model, real_x) if real_feats is None else real_feats]
+        labels = [real_y]
         if cfg.calibrate_on in ("pseudo", "both"):
             pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
             if not pseudo.static:
