@@ -137,7 +137,8 @@ EXPLAINED: Dict[str, str] = {
         "(`DualMemory._calibrate_head`) uses them only when there are labels",
     "selfrefresh.strategies.self_refresh.plugin.x_experience_sample__mutmut_19":
         "equivalent: `torch.as_tensor` of a list of Python ints is int64 without `dtype=torch.long`",
-    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_calibrate_head__mutmut_77": _CPU_ONLY,
+    # numbered as of 8e59d18 (which changed `_calibrate_head`): `labels.append(y.to(None))`
+    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_calibrate_head__mutmut_81": _CPU_ONLY,
     "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_transfer_pseudo__mutmut_45": _CPU_ONLY,
     "selfrefresh.strategies.self_refresh.strategy.xǁSelfRefreshǁ__init____mutmut_35": _UNREACHABLE_UNKNOWN,
     "selfrefresh.strategies.self_refresh.strategy.xǁSelfRefreshǁ__init____mutmut_39": _UNREACHABLE_UNKNOWN,
@@ -162,6 +163,38 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_35": _CPU_ONLY,
     "selfrefresh.strategies.generative_replay.x_avalanche_generative_replay__mutmut_53":
         "equivalent on CPU: `device=None` is Avalanche's default, the CPU",
+    # the held-out seed-4 sample (mutation_holdout_seed4.md)
+    "selfrefresh.generators.gan_nets.x_gradient_penalty__mutmut_33":
+        "equivalent on CPU: cuDNN is only switched off for CUDA inputs, and `x_hat.is_cuda` is False on the CPU "
+        "(the GPU paths are not mutation-tested)",
+    "selfrefresh.generators.vae.xǁSequenceVAEǁ_train_epoch__mutmut_23":
+        "equivalent: every parameter (embedding, encoder, statistics, decoder) gets a gradient from each backward, "
+        "so gradients zeroed in place (`set_to_none=None` is falsy) and freed ones give the same Adam step",
+    "selfrefresh.metrics.generative.x_coverage_density__mutmut_34":
+        "equivalent: `kthvalue`'s default dimension is the last, which for the 2-D distance matrix is `dim=1`",
+    "selfrefresh.strategies.baselines.x__ewc_plugin_class__mutmut_8":
+        "equivalent on CPU: the assignment is only reached when the strategy's device is CUDA (the GPU paths are "
+        "not mutation-tested)",
+    "selfrefresh.strategies.baselines.x__load_lwf__mutmut_19":
+        "equivalent on CPU: `prev` is a copy of the strategy's model, already on the CPU, and `.to(None)` leaves "
+        "it there",
+    "selfrefresh.strategies.losses.x_current_classes_ce__mutmut_69":
+        "equivalent: `torch.full` with an integer fill value is already int64; `dtype=torch.long` only restates it",
+    "selfrefresh.strategies.self_refresh.calibration.x_calibrate_head__mutmut_5":
+        "equivalent: `counts` is only indexed at `labels`, all below bincount's own length (largest label + 1), "
+        "so padding it to the head's width changes no weight",
+    "selfrefresh.strategies.self_refresh.calibration.x_calibrate_head__mutmut_8":
+        "equivalent: the weights are divided by their sum on the next line, so 2/count gives the same weights as "
+        "1/count (bit for bit: scaling by 2 is exact)",
+    "selfrefresh.strategies.self_refresh.calibration.x_teacher_labels__mutmut_2": _CPU_ONLY,
+    # numbered as of 8e59d18 (the seed-4 sample, at 949f7fc, called it _calibrate_head__mutmut_71)
+    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁ_calibrate_head__mutmut_75":
+        "equivalent on CPU: the old classes' features are drawn on the default device (the CPU) instead of the "
+        "real sequences' device, which is the CPU",
+    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁreal_distill_loss__mutmut_2": _CPU_ONLY,
+    "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁend_experience__mutmut_29":
+        "equivalent: without the features handed over, `_calibrate_head` computes the same ones again (NET1 in eval "
+        "mode, unchanged since they were computed: moving the statistics does not touch it)",
 }
 
 # mutmut 3's exit codes (mutmut/stats.py), copied so that reading results needs no mutmut import

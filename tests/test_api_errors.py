@@ -150,6 +150,9 @@ def test_layers_check_inputs_and_states(kind):
         layer.step(x[:, 0], bad_state)
     with pytest.raises(TypeError, match="flat state tensor"):
         layer.unflatten_state([1.0])
+    not_a_tensor = [[0.0] * 4] * 2
+    with pytest.raises(TypeError, match=rf"^{kind}: state( h)? must be a torch\.Tensor, got list$"):
+        layer(x, (not_a_tensor, not_a_tensor) if kind == "LSTM" else not_a_tensor)
 
 
 @pytest.mark.parametrize("kind", ["SRNCell", "RNNCell", "GRUCell", "LSTMCell"])
@@ -280,6 +283,10 @@ def test_losses_name_their_arguments():
         current_classes_ce(logits, torch.tensor([0, -1, 1]), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="classes must be a non-empty set of outputs in 0..3"):
         current_classes_ce(logits, y, torch.tensor([0, 7]))
+    with pytest.raises(TypeError, match=r"^current_classes_ce: classes must be a 1-D tensor of class indices, got list$"):
+        current_classes_ce(logits, y, [0, 1])
+    with pytest.raises(TypeError, match=r"classes must be a 1-D tensor of class indices, got \(1, 2\)$"):
+        current_classes_ce(logits, y, torch.tensor([[0, 1]]))
     assert torch.isfinite(current_classes_ce(logits, y, torch.tensor([0, 1])))
 
 

@@ -120,6 +120,24 @@ def test_slow_encoder_scales_the_encoder_step_and_leaves_the_head_step(scale):
         SelfRefreshConfig(encoder_lr_scale=1.5)
 
 
+def test_slow_encoder_scales_every_step_of_a_model_without_a_class_head():
+    """A model with no ``classifier`` attribute: once NET2 exists, every parameter's step is scaled."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
+    mem = DualMemory(SelfRefreshConfig(encoder_lr_scale=0.25))
+    mem.storage = copy.deepcopy(net)
+    start, full = copy.deepcopy(net), copy.deepcopy(net)
+    for model, m in ((full, DualMemory(SelfRefreshConfig())), (net, mem)):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        F.cross_entropy(model(x), y).backward()
+        m.before_update(model)
+        opt.step()
+        m.after_update(model)
+    for p0, p1, ps in zip(start.parameters(), full.parameters(), net.parameters()):
+        assert not torch.allclose(p1, p0) and torch.allclose(ps, p0 + 0.25 * (p1 - p0), atol=1e-6)
+
+
 def test_linear_drift_maps_means_directions_and_variances_through_the_fitted_map():
     g = torch.Generator().manual_seed(0)
     f, _ = _low_rank_class(500)

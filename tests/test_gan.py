@@ -289,6 +289,41 @@ def test_ar_rnn_nll_is_the_gaussian_nll_and_fit_reports_the_epoch_mean():
     assert last["nll"] == pytest.approx(0.5 * (n - 1) / n + half_log_2pi, rel=1e-4)  # unbiased std: mean xn^2 = (n-1)/n
 
 
+def test_ar_rnn_stacks_its_layers_and_bounds_the_predicted_log_std():
+    """num_layers reaches the GRU (the class sets one initial state per layer), and the predicted log
+    std is clamped to [min_log_std, 3]: with a zero head and a log-std bias of 5 (or -9) every step
+    predicts N(0, e^3) (or N(0, e^-5)), whose NLL is known in closed form."""
+    torch.manual_seed(0)
+    x, y = _data(16)
+    xn = (x - x.mean((0, 1))) / x.std((0, 1))
+    deep = ARGenerativeRNN(T, F, C, hidden_size=8, embed_size=4, num_layers=2)
+    assert deep.rnn.num_layers == 2 and math.isfinite(deep.nll(xn, y).item())
+    assert deep.generate(3, classes=torch.tensor([0, 1, 2]))[0].shape == (3, T, F)
+    gen = _frozen_ar_rnn()
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    for bias, log_std in ((5.0, 3.0), (-9.0, -5.0)):
+        with torch.no_grad():
+            gen.head.bias[F:] = bias
+        expected = 0.5 * (xn ** 2).mean().item() * math.exp(-2 * log_std) + log_std + half_log_2pi
+        assert gen.nll(xn, y).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_gan_defaults_judge_each_sequence_alone_and_each_probability_is_checked():
+    """The critic has no minibatch-std feature unless asked (the documented default): a sequence's
+    score does not depend on the rest of its batch. label_flip and label_smoothing are checked each
+    on its own."""
+    torch.manual_seed(0)
+    x, y = _data(8)
+    gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1)
+    with torch.no_grad():
+        assert torch.allclose(gan.critic(x[:2], y[:2]), gan.critic(x, y)[:2], atol=1e-6)
+        with_std = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, minibatch_std=True)
+        assert not torch.allclose(with_std.critic(x[:2], y[:2]), with_std.critic(x, y)[:2], atol=1e-6)
+    for kw in (dict(label_flip=0.5), dict(label_flip=-0.1), dict(label_smoothing=1.0)):
+        with pytest.raises(ValueError, match=r"need 0 <= label_smoothing < 1 and 0 <= label_flip < 0\.5"):
+            RecurrentGAN(T, F, C, hidden_size=8, **kw)
+
+
 def test_gan_options_reach_the_networks_and_are_checked():
     gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, instance_noise=0.6)
     assert gan.generator.rnn.num_layers == 1
@@ -353,6 +388,7 @@ def test_gan_networks_defaults_and_given_noise():
     classes, z, noise = torch.tensor([0, 2]), torch.randn(2, 4), torch.randn(2, T, 2)
     assert torch.equal(g(classes, z, noise), g(classes, z, noise))  # given z and noise: deterministic
     assert g(classes).shape == (2, T, F)
+    assert g.embed.embedding_dim == 16                              # the signature's default class embedding
     has_sn = lambda m: any(hasattr(mod, "weight_orig") for mod in m.modules())  # noqa: E731
     assert not has_sn(ConvCritic(F, C, channels=4)) and has_sn(ConvCritic(F, C, channels=4, spectral_norm=True))
 
@@ -550,9 +586,10 @@ def test_avalanche_generative_replay_factory_wires_its_arguments():
     model = _Net()
     s = avalanche_generative_replay(model, torch.optim.Adam(model.parameters(), 1e-2), seq_len=T, n_features=F,
                                     latent_size=4, generator_lr=0.004, replay_size=7, increasing_replay_size=True,
-                                    eval_mb_size=9, evaluator=EvaluationPlugin(loggers=[]))
+                                    eval_mb_size=9, train_mb_size=5, evaluator=EvaluationPlugin(loggers=[]))
     g = s.generator_strategy
     assert s.train_epochs == g.train_epochs == 1 and s.eval_mb_size == g.eval_mb_size == 9
+    assert s.train_mb_size == g.train_mb_size == 5                  # the solver's and the VAE's minibatches
     assert g.model.vae.encoder.hidden_size == 64                     # the documented default width
     assert g.optimizer.param_groups[0]["lr"] == 0.004
     assert g.evaluator.loggers == []                                 # the generator's training prints nothing

@@ -194,3 +194,59 @@ def test_rosenstein_ignores_pairs_that_meet_exactly():
     x = np.concatenate([meet, waves])[:, :, None]
     _, _, curve = rosenstein_lyapunov(x, dt=1.0, horizon=20, min_tsep=5, return_curve=True)
     assert np.isfinite(curve).all() and curve.min() > -20
+
+
+def test_lorenz_trajectories_follow_the_given_ode_with_the_given_step():
+    """Each trajectory, from its first point, against an independent high-order integration
+    (scipy's DOP853, tolerance 1e-11) of the Lorenz ODE with the parameters passed (not the
+    defaults): RK4 with 4 substeps of 0.005 stays within 1e-6 over 25 steps (RK4 with one step
+    of 0.02 is ~3e-5 off, the default parameters are off by whole units). One step is allowed."""
+    from scipy.integrate import solve_ivp
+    s, r, b, dt = 12.0, 20.0, 2.0, 0.02
+    x = lorenz_trajectories(3, 26, dt=dt, sigma=s, rho=r, beta=b, transient=1.0, seed=0)
+    assert x.shape == (3, 26, 3) and x.dtype == np.float64
+
+    def f(t, v):
+        return [s * (v[1] - v[0]), v[0] * (r - v[2]) - v[1], v[0] * v[1] - b * v[2]]
+
+    for traj in x:
+        ref = solve_ivp(f, (0, 25 * dt), traj[0], t_eval=np.arange(26) * dt, method="DOP853", rtol=1e-11, atol=1e-11)
+        assert np.abs(ref.y.T - traj).max() < 1e-6
+    assert lorenz_trajectories(2, 1, seed=3).shape == (2, 1, 3)
+
+
+def test_rosenstein_excludes_same_trajectory_neighbours_up_to_min_tsep_steps():
+    """A helix of period 8 climbing 0.001 per step: the nearest point to any other is exactly one
+    turn (8 steps, distance 0.008) away; with min_tsep=8 pairs "more than min_tsep steps away" are
+    two turns apart, so the divergence curve starts at log 0.016 and stays there (exponent 0)."""
+    t = np.arange(80.0)
+    helix = np.stack([np.cos(2 * np.pi * t / 8), np.sin(2 * np.pi * t / 8), 0.001 * t], -1)
+    lam, _, curve = rosenstein_lyapunov(helix, dt=1.0, horizon=10, min_tsep=8, return_curve=True)
+    assert curve[0] == pytest.approx(math.log(0.016), abs=1e-6) and abs(lam) < 1e-6
+    _, _, curve = rosenstein_lyapunov(helix, dt=1.0, horizon=10, min_tsep=7, return_curve=True)
+    assert curve[0] == pytest.approx(math.log(0.008), abs=1e-6)
+
+
+def test_rosenstein_recovers_an_exact_exponent_from_the_shortest_allowed_sequences():
+    """x_b(t) = a_b 2^t, a_b = 1 + 0.05 b: every neighbour pair separates as 2^t, so the exponent is
+    log 2 per step exactly. T - horizon = 2 start points per sequence is the least allowed."""
+    a = 1 + 0.05 * np.arange(12)
+    x = (a[:, None] * 2.0 ** np.arange(4.0)[None])[:, :, None]          # (12, 4, 1)
+    assert rosenstein_lyapunov(x, dt=1.0, horizon=2) == pytest.approx(math.log(2), rel=1e-9)
+    with pytest.raises(ValueError, match="sequences of 4 steps are too short for horizon=3"):
+        rosenstein_lyapunov(x, dt=1.0, horizon=3)
+
+
+def test_train_classifier_standardises_by_the_training_statistics():
+    """The returned model keeps the training data's per-feature mean and std (inputs of std 0.01
+    and 100 both reach the GRU with unit spread); a constant feature gets a floor, not a division
+    by zero."""
+    from selfrefresh.metrics.generative import train_classifier
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 5, 3, generator=g) * torch.tensor([0.01, 100.0, 0.0]) + torch.tensor([2.0, -3.0, 7.0])
+    y = torch.arange(16) % 2
+    model = train_classifier(x, y, epochs=1, hidden_size=4)
+    assert torch.allclose(model.x_mean, x.mean((0, 1)))
+    assert torch.allclose(model.x_std[:2], x.std((0, 1))[:2]) and model.x_std[2].item() == pytest.approx(1e-6)
+    z = (x - model.x_mean) / model.x_std
+    assert torch.allclose(z[..., :2].std((0, 1)), torch.ones(2), atol=1e-5) and torch.isfinite(z).all()

@@ -311,6 +311,9 @@ def test_selfrefresh_specs_check_the_model_pass_common_arguments_and_keep_genera
     load_strategy_state(restored, "selfrefresh", saved)
     pair = restored.refresh.generator.loaded["pair"]
     assert isinstance(pair, tuple) and torch.equal(pair[0], torch.zeros(2)) and pair[1] == 3
+    # an instance is used as given: the run's config records no generator keywords for it (make_generator
+    # would ignore them), though seq_len was known
+    assert restored.config.generator_kwargs is None and s.config.generator_kwargs == {"seq_len": 6}
 
 
 def test_strategy_spec_presets_and_helpers():

@@ -25,6 +25,14 @@ def test_train_epochs_at_least_one(epochs, kind):
         _strategy(train_epochs=epochs)
 
 
+@pytest.mark.parametrize("name", ["train_mb_size", "train_epochs", "eval_mb_size"])
+def test_each_size_is_named_in_its_error(name):
+    with pytest.raises(ValueError, match=rf"^{name} must be an int >= 1, got 0$"):
+        _strategy(**{name: 0})
+    with pytest.raises(TypeError, match=rf"^{name} must be an int >= 1, got float 2\.0$"):
+        _strategy(**{name: 2.0})
+
+
 def test_float_labels_are_refused_by_name():
     """Checked where SelfRefresh checks each minibatch (its plugin's before_forward)."""
     strategy = _strategy(train_mb_size=4)
