@@ -264,3 +264,36 @@ def test_real_class_loss_covers_all_outputs_until_net2_exists():
     assert mem.real_class_loss(logits, y).item() == pytest.approx(F.cross_entropy(logits, y).item())
     mem.storage = torch.nn.Identity()                     # once NET2 exists: the current classes' outputs only
     assert mem.real_class_loss(logits, y).item() == pytest.approx(F.cross_entropy(logits[:, 2:], y - 2).item())
+
+
+def test_pool_per_class_sets_a_floor_on_the_pool_of_each_experience(trained):
+    """pool_per_class: however short the experience, the pool holds that many pseudo-sequences per
+    class NET2 knows (the budget-independent memory); without it the pool follows the epochs."""
+    net, _ = trained
+    sizes = {}
+    for per_class in (0, 40):
+        mem = _memory_with_storage(net, pool_per_class=per_class, pool_factor=0.05)
+        mem.begin_experience(copy.deepcopy(net), [2, 3], n_train=16, mb_size=8, epochs=1)
+        sizes[per_class] = len(mem.pool.batch.x)
+    assert sizes[0] == 8                     # one minibatch's worth: max(per_batch, 5 % of 2 x 8)
+    assert sizes[40] == 40 * 2               # 40 per known class (classes 0 and 1)
+
+
+def test_real_and_pseudo_sequences_of_one_shape_share_one_pass(trained):
+    """forward_train runs NET1 once over real + pseudo sequences when their (T, F) agree (the fused
+    pass), and its real logits are those of a pass over the real sequences alone."""
+    net, x = trained
+    student = copy.deepcopy(net).train()
+    mem = _memory_with_storage(net)
+    calls = []
+    run = student.run
+
+    def counting_run(inp, **kw):
+        calls.append(tuple(inp.shape))
+        return run(inp, **kw)
+
+    student.run = counting_run
+    logits = mem.forward_train(student, x[:8])
+    assert calls == [(16, 12, 3)]            # 8 real + 8 pseudo (pseudo_ratio 1) in one pass
+    assert torch.allclose(logits, run(x[:8], with_context=False).logits, atol=1e-5)
+    assert mem._cache[3] is not None         # the pseudo outputs are kept for the loss
