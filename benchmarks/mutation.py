@@ -489,6 +489,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from _provenance import command, header
 
     files = expand_files(args.files)
+    for path in files:  # every file mapped before any mutant runs (not after an hour of them)
+        tests_for(path)
     store = Path(args.out).with_suffix(".json")
     if args.report_only:
         saved = json.loads(store.read_text())
