@@ -50,7 +50,7 @@ _NO_TRAINING = ("not forgets_less_than_naive and not test_variants_run and not p
                 "and not quick_start_pattern")
 _STRATEGY_TESTS = ["tests/test_mechanisms.py", "tests/test_strategy.py", "tests/test_selfrefresh_errors.py",
                    "tests/test_losses_pool.py", "tests/test_calibration.py", "tests/test_feature_memory.py",
-                   "-k", _NO_TRAINING]
+                   "tests/test_teacher_cache.py", "-k", _NO_TRAINING]
 # every registered strategy built, trained one tiny epoch, checkpointed and resumed (but selfrefresh-papers, 50 s)
 _REGISTRY_TESTS = ["tests/test_registries.py", "tests/test_api_errors.py",
                    "-k", "not papers and not no_module_imports"]
@@ -72,6 +72,7 @@ TESTS: Dict[str, List[str]] = {
     "selfrefresh/strategies/gan_replay.py": _GAN_TESTS,
     "selfrefresh/strategies/losses.py": _STRATEGY_TESTS[:-2] + ["tests/test_api_errors.py", "-k", _NO_TRAINING],
     "selfrefresh/strategies/self_refresh/pool.py": _STRATEGY_TESTS,
+    "selfrefresh/strategies/self_refresh/teacher_cache.py": _STRATEGY_TESTS,
     "selfrefresh/strategies/self_refresh/config.py": _SELFREFRESH_TESTS,
     "selfrefresh/strategies/self_refresh/calibration.py": _STRATEGY_TESTS,
     "selfrefresh/strategies/self_refresh/pseudo_loss.py": _STRATEGY_TESTS,

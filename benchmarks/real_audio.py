@@ -139,7 +139,8 @@ def tables(results, rows) -> str:
                       and runs[k].get("part") == by_row["naive"][k].get("part")]
             ratio = (np.mean([runs[k]["wall"] / by_row["naive"][k]["wall"] for k in common]) if common else None)
             cols.append("-" if ratio is None else f"{ratio:.2f}")
-            out.append(f"| {name} | " + " | ".join(cols) + " |")
+            shown = name if s == seeds else f"{name} (seeds {', '.join(map(str, s))})"
+            out.append(f"| {shown} | " + " | ".join(cols) + " |")
         out.append("")
     return "\n".join(out)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -55,8 +56,10 @@ def best_time(fn, device, repeat=5, warmup=2):
     return min(times)
 
 
-def _train_once(name, bench, info, epochs, hidden, device, cell="gru", mb=32):
-    """Seconds spent in ``strategy.train`` over the stream, and the real sequences it saw."""
+def _train_once(name, bench, info, epochs, hidden, device, cell="gru", mb=32, variants=None):
+    """Seconds spent in ``strategy.train`` over the stream, and the real sequences it saw.
+
+    ``name``: a registered strategy or a key of ``variants`` ({name: (strategy, options)})."""
     from selfrefresh.runs import build_model
     from selfrefresh.runs.loop import accuracy_evaluator, quiet_warnings, train_stream
     from selfrefresh.strategies.registry import make_strategy
@@ -65,7 +68,8 @@ def _train_once(name, bench, info, epochs, hidden, device, cell="gru", mb=32):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     counter = _Counter()
     with quiet_warnings():
-        strategy = make_strategy(name, model, opt, seq_len=info["seq_len"], train_mb_size=mb,
+        kind, options = (variants or {}).get(name, (name, None))
+        strategy = make_strategy(kind, model, opt, options=options, seq_len=info["seq_len"], train_mb_size=mb,
                                  train_epochs=epochs, eval_mb_size=256, device=device,
                                  evaluator=accuracy_evaluator(accuracy=False), plugins=[counter])
     _, per_exp = train_stream(strategy, bench, evaluate=False)
@@ -82,7 +86,7 @@ def _stream(stream):
     return load_stream(stream, "small", progress=False), 32
 
 
-def bench_training(strategies, stream, epochs, hidden, device, repeat=2, cell="gru"):
+def bench_training(strategies, stream, epochs, hidden, device, repeat=2, cell="gru", variants=None):
     """Each strategy ``repeat`` times, the strategies interleaved (so that a change in the shared
     machine's load hits all of them); the best time of each is reported."""
     from selfrefresh.runs import stream_info
@@ -92,7 +96,7 @@ def bench_training(strategies, stream, epochs, hidden, device, repeat=2, cell="g
     for _ in range(repeat):
         for name in list(strategies):
             try:
-                t, n, per_exp = _train_once(name, bench, info, epochs, hidden, device, cell, mb)
+                t, n, per_exp = _train_once(name, bench, info, epochs, hidden, device, cell, mb, variants)
             except (RuntimeError, ValueError) as err:
                 print(f"  {name:18s} skipped: {err}")
                 strategies = [s for s in strategies if s != name]
@@ -176,6 +180,8 @@ def main(argv=None):
                    choices=["train", "generate", "layers"])
     p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "selfrefresh-fast", "ewc", "lwf",
                                                        "replay", "agem", "cumulative"])
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=STRATEGY:JSON",
+                   help='an extra row: a strategy with options, e.g. --variant \'no cache=selfrefresh:{"teacher_cache_mb": 0}\'')
     p.add_argument("--stream", default="speech")
     p.add_argument("--epochs", type=int, nargs="+", default=[5, 25])
     p.add_argument("--hidden", type=int, default=64)
@@ -184,6 +190,13 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "speed.md"),
                    help="markdown file for the printed tables (default benchmarks/results/speed.md)")
     args = p.parse_args(argv)
+    variants = {}
+    for spec in args.variant:
+        name, sep, rest = spec.partition("=")
+        kind, sep2, opts = rest.partition(":")
+        if not (sep and sep2 and name):
+            raise SystemExit(f"--variant {spec!r}: expected NAME=STRATEGY:JSON")
+        variants[name] = (kind, json.loads(opts))
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU visible; use --device cpu")
     printed = io.StringIO()
@@ -195,7 +208,8 @@ def main(argv=None):
             bench_generation(args.hidden, args.device)
         if "train" in args.parts:
             for epochs in args.epochs:
-                bench_training(args.strategies, args.stream, epochs, args.hidden, args.device, args.repeat, args.cell)
+                bench_training(list(args.strategies) + list(variants), args.stream, epochs, args.hidden, args.device,
+                               args.repeat, args.cell, variants)
     from selfrefresh._files import write_text
     cmd = _command("benchmarks/speed.py", argv, prefix=f"OMP_NUM_THREADS={torch.get_num_threads()}")
     write_text(args.out, "# Speed\n\n" + header(cmd, device=args.device,

@@ -46,6 +46,10 @@ class SelfRefreshConfig:
             NET2 knows match NET2's (tempered) outputs on the current real sequences.
         real_feature_weight: weight of the hidden-feature distillation on real data: NET1's
             top-layer outputs on the current real sequences match NET2's (limits feature drift).
+        teacher_cache_mb: NET2's outputs on the experience's real sequences (for the two terms
+            above) are kept, per sequence, after their first minibatch and reused in the later
+            epochs (NET2 does not change within an experience) up to this many MiB, on the
+            sequences' device; emptied after the experience. 0: recomputed every minibatch.
     After each experience:
         calibrate_steps: steps of class-balanced training of NET1's class head (features frozen)
             on NET2's pseudo-sequences of the old classes and the current real sequences of the
@@ -95,6 +99,7 @@ class SelfRefreshConfig:
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
+    teacher_cache_mb: float = 256.0
     calibrate_steps: int = 100
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
@@ -118,7 +123,8 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight"):
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
+                     "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")

@@ -28,6 +28,7 @@ from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, truncates
+from .teacher_cache import TeacherCache
 
 __all__ = ["DualMemory"]
 
@@ -60,6 +61,7 @@ class DualMemory:
         self.batches_per_epoch = 1
         self._before = None                 # [(param, its value before the step)] while a step is scaled
         self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
+        self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -75,6 +77,7 @@ class DualMemory:
         self.batches_per_epoch = max(1, math.ceil(n_train / mb_size))
         self._mb_size, self._epochs = mb_size, epochs
         self.pool.clear()
+        self.teacher.clear()
         if self.storage is None:
             return
         self._configure_generator(self.storage, self.known, real_x)
@@ -126,6 +129,7 @@ class DualMemory:
             p.requires_grad_(True)
         self.known = known
         self.pool.clear()
+        self.teacher.clear()
         if cfg.seeds == "current" and hasattr(self.generator, "use_seeds"):
             self.generator.use_seeds(None)  # the experience's sequences are not kept
         if hasattr(self.generator, "update"):
@@ -237,9 +241,7 @@ class DualMemory:
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
         if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
-            with torch.no_grad():  # NET2's features and logits on the real sequences (no auto head)
-                t_features, _ = self.storage.rnn(x)
-                t_logits = self.storage.classifier(t_features[:, -1])
+            t_features, t_logits = self.teacher(self.storage, x, self._teacher_outputs)
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
@@ -247,6 +249,12 @@ class DualMemory:
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
+
+    @torch.no_grad()
+    def _teacher_outputs(self, x: Tensor):
+        """NET2's features (B, T, H) and logits (B, C) on real x (B, T, F) (no auto head)."""
+        features, _ = self.storage.rnn(x)
+        return features, self.storage.classifier(features[:, -1])
 
     def real_class_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""
