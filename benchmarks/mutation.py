@@ -196,6 +196,18 @@ EXPLAINED: Dict[str, str] = {
     "selfrefresh.strategies.self_refresh.method.xǁDualMemoryǁend_experience__mutmut_29":
         "equivalent: without the features handed over, `_calibrate_head` computes the same ones again (NET1 in eval "
         "mode, unchanged since they were computed: moving the statistics does not touch it)",
+    # the held-out seed-5 sample (mutation_holdout_seed5.md)
+    "selfrefresh.generators.ar_rnn.xǁARGenerativeRNNǁ_train_epoch__mutmut_15":
+        "equivalent: every parameter (class embedding, initial-state layer, GRU, head) gets a gradient from each "
+        "backward, so gradients zeroed in place (`set_to_none=None` is falsy) and freed ones give the same "
+        "clipping and Adam step",
+    "selfrefresh.strategies.state_codec.x_decode_state__mutmut_9":
+        "equivalent: `shape=None` is `ParamData`'s default, with which it takes its shape from `init_tensor`",
+    "selfrefresh.strategies.self_refresh.plugin.x_experience_sample__mutmut_21":
+        "equivalent: `torch.as_tensor` of a list of Python ints is int64 without `dtype=torch.long` (the list is "
+        "never empty: `torch.stack` of no sequences raises first)",
+    "selfrefresh.strategies.self_refresh.pool.xǁPseudoPoolǁtake__mutmut_32": _CPU_ONLY,
+    "selfrefresh.strategies.self_refresh.teacher_cache.xǁTeacherCacheǁ__call____mutmut_15": _CPU_ONLY,
 }
 
 # mutmut 3's exit codes (mutmut/stats.py), copied so that reading results needs no mutmut import

@@ -52,7 +52,7 @@ def test_step_checks_item_and_context(model):
         model.step(torch.full((2, 3), float("nan")))
     with pytest.raises(ValueError, match=r"context must have shape \(2, 5\), got \(2, 4\)"):
         model.step(x, torch.zeros(2, 4))
-    with pytest.raises(ValueError, match="context contains NaN or inf"):
+    with pytest.raises(ValueError, match=r"^AutoHeteroRNN\.step: context contains NaN or inf"):
         model.step(x, torch.full((2, 5), float("inf")))
     with pytest.raises(TypeError, match="context must be a floating-point tensor"):
         model.step(x, torch.zeros(2, 5, dtype=torch.long))
@@ -214,7 +214,7 @@ def test_generator_arguments_are_named():
     for bad, kind in ((2.5, TypeError), ("3", TypeError), (0, ValueError), (-4, ValueError)):
         with pytest.raises(kind, match=r"sample|\bn\b"):
             Reverberation(m, seq_len=4).sample(bad)
-    with pytest.raises(ValueError, match="the seed buffer has 5 features per step, the network takes 3"):
+    with pytest.raises(ValueError, match="^Reverberation: the seed buffer has 5 features per step, the network takes 3"):
         Reverberation(m, seeds=torch.randn(2, 4, 5)).sample(2)
     with pytest.raises(ValueError, match="the seed buffer contains NaN or inf"):
         Reverberation(m, seeds=torch.full((2, 4, 3), float("nan")))

@@ -64,7 +64,7 @@ def test_bad_options_and_inputs_raise():
     gan = RecurrentGAN(T, F, C, hidden_size=8)
     with pytest.raises(ValueError, match="expected sequences"):
         gan.fit(torch.zeros(4, T + 1, F), torch.zeros(4, dtype=torch.long), epochs=1)
-    with pytest.raises(ValueError, match=rf"labels must be in 0\.\.{C - 1}, got \[{C}\]"):
+    with pytest.raises(ValueError, match=rf"^RecurrentGAN: labels must be in 0\.\.{C - 1}, got \[{C}\]"):
         gan.fit(torch.zeros(4, T, F), torch.full((4,), C), epochs=1)
     with pytest.raises(ValueError, match="no training sequences"):
         gan.fit(torch.zeros(0, T, F), torch.zeros(0, dtype=torch.long), epochs=1)
@@ -563,6 +563,7 @@ def test_gan_replay_plugin_extends_each_minibatch():
     assert plugin.old_model is None
     s = strategy()
     plugin.before_training_exp(s)
+    assert plugin.old_model is None            # labels="generator": no copy of the model is kept
     plugin.before_training_iteration(s)
     x, y, t = s.mbatch
     assert x.shape == (6, T, F) and x.dtype == torch.float32 and x[4:].eq(1).all()
@@ -611,3 +612,87 @@ def test_wgan_critic_loss_and_penalty_with_a_constant_critic():
     last = gan.fit(x, y, epochs=1, batch_size=48, progress=False)   # one critic step
     assert last["gp"] == pytest.approx(1.0)
     assert last["d_loss"] == pytest.approx(10.0 * 1.0 + 1e-3 * 10.0 ** 2, rel=1e-5)
+
+
+def test_gan_replay_plugin_checks_mem_ratio_and_extends_minibatches_without_task_labels():
+    from types import SimpleNamespace
+
+    from selfrefresh.strategies.gan_replay import GANReplayPlugin
+    for bad in (0, -0.5):
+        with pytest.raises(ValueError, match=rf"^mem_ratio must be > 0, got {bad}$"):
+            GANReplayPlugin(_StubGenerator(), mem_ratio=bad)
+    # a minibatch of (x, y) only: the replays extend x and y, nothing else is appended
+    s = SimpleNamespace(mbatch=[torch.zeros(4, T, F), torch.zeros(4, dtype=torch.long)], device="cpu")
+    GANReplayPlugin(_StubGenerator(), mem_ratio=0.5).before_training_iteration(s)
+    assert len(s.mbatch) == 2 and s.mbatch[0].shape == (6, T, F)
+    assert s.mbatch[1].tolist() == [0, 0, 0, 0, 1, 1]
+
+
+def test_gan_label_flip_swaps_a_pair_when_its_draw_is_below_the_probability(monkeypatch):
+    """label_flip=p swaps a real and a fake sample when a uniform draw u in [0, 1) is < p, so
+    that the swap probability is p exactly (torch.rand draws multiples of 2^-24). Draws are
+    pinned at p and at the draw just below it; the critic's first input of the step is the real
+    (all zero) batch unless swapped."""
+    xn, y = torch.zeros(6, T, F), torch.arange(6) % C
+    p = 0.25
+    for draw, swapped in ((p, False), (p - 2.0 ** -24, True)):
+        torch.manual_seed(0)
+        gan = RecurrentGAN(T, F, C, hidden_size=8, num_layers=1, label_flip=p, mmd_weight=0.0)
+        seen = []
+        critic = gan.critic
+        gan.critic = _SpyCritic(critic, seen)
+        rand = torch.rand
+        monkeypatch.setattr(torch, "rand", lambda *size, **kw: torch.full(
+            size[0] if len(size) == 1 and isinstance(size[0], tuple) else size, draw, device=kw.get("device")))
+        gan._start_fit(xn, y)
+        gan._train_epoch(xn, y, 0, 1, batch_size=6)
+        monkeypatch.setattr(torch, "rand", rand)
+        assert bool(seen[0].eq(0).all()) is not swapped and bool(seen[1].eq(0).all()) is swapped
+
+
+class _SpyCritic(nn.Module):
+    """Records the inputs of a critic."""
+
+    def __init__(self, critic, seen):
+        super().__init__()
+        self.critic, self.seen = critic, seen
+
+    def forward(self, x, classes):
+        self.seen.append(x.detach().clone())
+        return self.critic(x, classes)
+
+
+def test_conv_critic_slope_and_minibatch_std_feature():
+    """The conv critic's activations are LeakyReLU(0.2) (DCGAN's slope); the minibatch-std feature
+    is the mean over features of the batch's population std (h rows (0, 0), (2, 4): std (1, 2),
+    feature 1.5; the sample std would give 2.12)."""
+    from selfrefresh.generators.gan_nets import ConvCritic, _ProjectionHead
+    critic = ConvCritic(F, C, channels=4, n_layers=3)
+    assert [m.negative_slope for m in critic.body if isinstance(m, nn.LeakyReLU)] == [0.2] * 3
+    with torch.no_grad():
+        v = critic.body(torch.full((1, F, T), -1.0))          # the slope shows on the output too
+        pre = critic.body[:-1](torch.full((1, F, T), -1.0))
+        assert torch.allclose(v, torch.where(pre > 0, pre, 0.2 * pre))
+    head = _ProjectionHead(2, C, spectral_norm=False, minibatch_std=True)
+    with torch.no_grad():
+        head.linear.weight.copy_(torch.tensor([[0.0, 0.0, 1.0]]))
+        head.linear.bias.zero_()
+        head.embed.weight.zero_()
+        out = head(torch.tensor([[0.0, 0.0], [2.0, 4.0]]), torch.tensor([0, 1]))
+    assert out.tolist() == pytest.approx([1.5, 1.5])
+
+
+def test_learned_generator_progress_bar_is_cleared_at_the_end_of_fit(capsys):
+    """With progress=True fit draws a bar on stderr and clears it when it ends (leave=False): the
+    generator is fitted after every experience, and its bars would otherwise pile up in the log."""
+    x, y = _data(12)
+    ARGenerativeRNN(T, F, C, hidden_size=4).fit(x, y, epochs=2, batch_size=12, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "ARGenerativeRNN" in err and "\n" not in err and err.endswith("\r")
+
+
+def test_avalanche_sequence_vae_lives_on_the_cpu_by_default():
+    from selfrefresh.generators.vae import AvalancheSequenceVAE
+    vae = AvalancheSequenceVAE(T, F, hidden_size=4, latent_size=2)
+    assert vae.device == torch.device("cpu")
+    assert vae.generate(3).shape == (3, T, F) and vae.generate().shape == (T, F)

@@ -69,3 +69,22 @@ def test_steering_with_a_blind_classifier_only_lowers_the_reconstruction_error()
     x = torch.randn(8, 6, 3)
     err = lambda v: (net.run(v, with_context=False).recon - v).pow(2).mean().item()  # noqa: E731
     assert err(g._steer(net, x, torch.zeros(8, dtype=torch.long))) < 0.5 * err(x)
+
+
+def test_target_classes_come_from_the_sources_own_random_generator():
+    """The classes a generator steers toward are drawn with its seeded generator: the same seed
+    gives the same classes whatever the global random state."""
+    from selfrefresh.generators import Noise
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    drawn = []
+    for global_seed in (1, 2):
+        g = Noise(seq_len=4).configure(net, classes=[0, 1, 2, 3]).manual_seed(3)
+        torch.manual_seed(global_seed)
+        drawn.append(g._target_classes(16).tolist())
+    assert drawn[0] == drawn[1] and set(drawn[0]) <= {0, 1, 2, 3} and len(set(drawn[0])) > 1
+    steered = []  # the classes a steered sample stands for
+    for global_seed in (5, 6):
+        g = Reverberation(net, reverberations=0, steer_steps=1, seq_len=4).configure(net, classes=[0, 1, 2, 3])
+        torch.manual_seed(global_seed)
+        steered.append(g.manual_seed(3).sample(16).classes.tolist())
+    assert steered[0] == steered[1]

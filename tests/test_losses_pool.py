@@ -149,3 +149,5 @@ def test_padded_cross_entropy_pads_missing_outputs_in_evaluation_only():
         crit(torch.zeros(3), torch.tensor([0, 0, 0]))
     with pytest.raises(TypeError, match="^criterion: labels must hold integer class indices"):
         crit(logits, torch.tensor([0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"^criterion: labels must hold integer class indices, got dtype torch\.bool"):
+        crit(logits, torch.tensor([True, False]))

@@ -297,3 +297,25 @@ def test_real_and_pseudo_sequences_of_one_shape_share_one_pass(trained):
     assert calls == [(16, 12, 3)]            # 8 real + 8 pseudo (pseudo_ratio 1) in one pass
     assert torch.allclose(logits, run(x[:8], with_context=False).logits, atol=1e-5)
     assert mem._cache[3] is not None         # the pseudo outputs are kept for the loss
+
+
+def test_observe_records_the_sequence_length_only_when_the_generator_lacks_one():
+    """A generator's unknown seq_len is set from the first real minibatch; a given one is kept, and a
+    user's generator without the attribute is left alone."""
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    model = AutoHeteroRNN(3, 6, 2, cell="gru")
+    x, y = torch.randn(4, 8, 3), torch.tensor([0, 1, 0, 1])
+    unknown, given = DualMemory(SelfRefreshConfig()), DualMemory(SelfRefreshConfig(generator_kwargs={"seq_len": 5}))
+    for mem in (unknown, given):
+        mem.observe(model, x, y, first_epoch=True)
+    assert (unknown.generator.seq_len, given.generator.seq_len) == (8, 5)
+
+    class UserGenerator:
+        network = None
+
+        def sample(self, n):
+            raise NotImplementedError
+
+    user = DualMemory(SelfRefreshConfig(generator=UserGenerator()))
+    user.observe(model, x, y, first_epoch=True)
+    assert not hasattr(user.generator, "seq_len")

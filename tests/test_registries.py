@@ -1,6 +1,7 @@
 """The registries: every strategy builds, trains, checkpoints and resumes; generators by name;
 the generator protocol (configure, state_dict); no import from a higher layer."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,8 @@ def test_strategy_specs_and_spellings():
     assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 15
     assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
-    with pytest.raises(ValueError, match="unknown strategy 'nope'"):
+    with pytest.raises(ValueError, match=r"^unknown strategy 'nope'; choose one of "
+                                         + re.escape(", ".join(STRATEGY_NAMES)) + "$"):
         strategy_spec("nope")
     # presets share the build and add their defaults; the registry's defaults are not changed by a build
     assert STRATEGIES["selfrefresh-gan"].build is STRATEGIES["selfrefresh"].build
@@ -75,6 +77,8 @@ def test_strategy_specs_and_spellings():
     s = make_strategy("selfrefresh_gan", m, torch.optim.Adam(m.parameters()), seq_len=6, train_mb_size=4,
                       options={"generator_kwargs": {"update_epochs": 1, "hidden_size": 4, "num_layers": 1}})
     assert isinstance(s.refresh.generator, RecurrentGAN) and s.refresh.generator.seq_len == 6
+    gan = s.refresh.generator                                      # the options' generator_kwargs reach it
+    assert (gan.update_epochs, gan.generator.hidden_size, gan.generator.num_layers) == (1, 4, 1)
     assert STRATEGIES["selfrefresh-gan"].defaults == {"generator": "gan", "generator_kwargs": {"update_epochs": 200}}
     # the old module keeps its names
     from selfrefresh.strategies import baselines

@@ -85,6 +85,10 @@ def test_config_checks_name_the_field_and_its_choices():
     from selfrefresh.strategies import SelfRefreshConfig
     with pytest.raises(ValueError, match=r"^seeds must be 'noise' or 'current', got 'x'$"):
         SelfRefreshConfig(seeds="x")
+    with pytest.raises(ValueError, match=r"^calibrate_on must be 'pseudo' or 'prototypes' or 'both', got 'x'$"):
+        SelfRefreshConfig(calibrate_on="x")
+    assert [SelfRefreshConfig(calibrate_on=v).calibrate_on for v in ("pseudo", "prototypes", "both")] == \
+        ["pseudo", "prototypes", "both"]
     with pytest.raises(ValueError, match=r"^pool_per_class must be an int >= 0, got 1\.5$"):
         SelfRefreshConfig(pool_per_class=1.5)
     assert SelfRefreshConfig(pseudo_grad_steps=1).pseudo_grad_steps == 1
