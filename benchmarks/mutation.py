@@ -208,6 +208,19 @@ EXPLAINED: Dict[str, str] = {
         "never empty: `torch.stack` of no sequences raises first)",
     "selfrefresh.strategies.self_refresh.pool.xǁPseudoPoolǁtake__mutmut_32": _CPU_ONLY,
     "selfrefresh.strategies.self_refresh.teacher_cache.xǁTeacherCacheǁ__call____mutmut_15": _CPU_ONLY,
+    # the held-out seed-6 sample (mutation_holdout_seed6.md)
+    "selfrefresh.generators.learned.x_collect_dataset__mutmut_1":
+        "equivalent: the DataLoader reads the dataset in order (`shuffle=False`) and its batches are concatenated, "
+        "so batches of 513 give the same tensors as batches of 512",
+    "selfrefresh.generators.learned.x_collect_dataset__mutmut_8":
+        "equivalent: skips the shortcut for a `TensorDataset`, whose rows the DataLoader path then collates in "
+        "order (`shuffle=False`) into the same tensors, cast by the same `.float()` and `.long()`",
+    "selfrefresh.generators.vae.xǁSequenceVAEǁencode__mutmut_31":
+        "equivalent: `h[-1]` (the GRU's last-layer state) is 2-D (batch, 2 * latent), so dimension +1 is "
+        "dimension -1",
+    "selfrefresh.strategies.gan_replay.xǁGANReplayPluginǁafter_training_exp__mutmut_4":
+        "equivalent: `network=None` is `LearnedSequenceGenerator.update`'s default, with which it leaves "
+        "`.network` as it is",
 }
 
 # mutmut 3's exit codes (mutmut/stats.py), copied so that reading results needs no mutmut import

@@ -696,3 +696,31 @@ def test_avalanche_sequence_vae_lives_on_the_cpu_by_default():
     vae = AvalancheSequenceVAE(T, F, hidden_size=4, latent_size=2)
     assert vae.device == torch.device("cpu")
     assert vae.generate(3).shape == (3, T, F) and vae.generate().shape == (T, F)
+
+
+def test_documented_sizes_reach_the_networks_and_an_unlearned_generator_says_so():
+    from selfrefresh.generators.vae import AvalancheSequenceVAE
+    torch.manual_seed(0)
+    # the default hidden_size (64) is the recurrent layers' width
+    assert ARGenerativeRNN(5, 3, 2).rnn.hidden_size == 64
+    assert RecurrentGAN(5, 3, 2).generator.rnn.hidden_size == 64
+    assert AvalancheSequenceVAE(5, 3).vae.encoder.hidden_size == 64
+    # hidden, latent and noise sizes go to the GAN's generator as given
+    gen = RecurrentGAN(5, 3, 2, hidden_size=12, latent_size=6, noise_size=4).generator
+    assert (gen.hidden_size, gen.latent_size, gen.noise_size) == (12, 6, 4)
+    g = ARGenerativeRNN(5, 3, 2, hidden_size=4)
+    g.network = nn.Linear(3, 2)
+    with pytest.raises(RuntimeError, match="ARGenerativeRNN.sample: the generator has not learned any class yet"):
+        g.sample(2)
+
+
+def test_gan_replay_adds_one_generated_sequence_per_real_one_by_default():
+    from types import SimpleNamespace
+
+    from selfrefresh.strategies.gan_replay import GANReplayPlugin
+    torch.manual_seed(0)
+    g = ARGenerativeRNN(5, 3, 2, hidden_size=4)
+    g.seen[0] = True
+    mb = [torch.randn(6, 5, 3), torch.zeros(6, dtype=torch.long), torch.zeros(6, dtype=torch.long)]
+    GANReplayPlugin(g).before_training_iteration(SimpleNamespace(mbatch=mb, device="cpu"))
+    assert [len(t) for t in mb] == [12, 12, 12]

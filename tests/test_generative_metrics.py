@@ -282,3 +282,21 @@ def test_rosenstein_default_horizon_is_a_third_of_the_sequence():
     x = (a[:, None] * 2.0 ** np.arange(60.0)[None])[:, :, None]
     lam, times, curve = rosenstein_lyapunov(x, dt=1.0, return_curve=True)
     assert len(curve) == 21 and times[-1] == 20.0 and lam == pytest.approx(math.log(2), rel=1e-9)
+
+
+def test_train_classifier_uses_the_given_learning_rate():
+    from selfrefresh.metrics.generative import train_classifier
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 5, 2)), np.arange(20) % 2
+    untrained = train_classifier(x, y, epochs=0, seed=3).state_dict()
+    still = train_classifier(x, y, epochs=2, lr=0.0, seed=3).state_dict()   # lr 0: Adam moves nothing
+    assert all(torch.equal(untrained[k], still[k]) for k in untrained)
+    moved = train_classifier(x, y, epochs=2, seed=3).state_dict()
+    assert not all(torch.equal(untrained[k], moved[k]) for k in untrained)
+
+
+def test_benettin_lorenz_passes_its_parameters_on():
+    from selfrefresh.dynamics import lyapunov_exponent
+    got = benettin_lorenz(t_total=5.0, sigma=9.0, rho=20.0, beta=2.0, seed=1)
+    assert got == lyapunov_exponent("lorenz", params=dict(sigma=9.0, rho=20.0, beta=2.0), t_total=5.0, seed=1)
+    assert got != benettin_lorenz(t_total=5.0, seed=1)

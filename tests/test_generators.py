@@ -88,3 +88,15 @@ def test_target_classes_come_from_the_sources_own_random_generator():
         torch.manual_seed(global_seed)
         steered.append(g.manual_seed(3).sample(16).classes.tolist())
     assert steered[0] == steered[1]
+
+
+def test_seed_buffers_must_be_3d_and_noise_seeds_need_seq_len():
+    from selfrefresh.generators import Noise
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    for bad in (torch.zeros(4, 3), torch.zeros(2, 4, 6, 3), torch.zeros(0, 6, 3)):  # 2-D, 4-D, empty
+        with pytest.raises(ValueError, match="non-empty \\(N, T, F\\) tensor"):
+            Noise(net, seeds=bad)
+        with pytest.raises(ValueError, match="non-empty \\(N, T, F\\) tensor"):
+            Noise(net, seq_len=6).use_seeds(bad)
+    with pytest.raises(RuntimeError, match="set seq_len"):
+        Noise(net).sample(2)

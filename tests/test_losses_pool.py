@@ -151,3 +151,9 @@ def test_padded_cross_entropy_pads_missing_outputs_in_evaluation_only():
         crit(logits, torch.tensor([0.0, 1.0]))
     with pytest.raises(TypeError, match=r"^criterion: labels must hold integer class indices, got dtype torch\.bool"):
         crit(logits, torch.tensor([True, False]))
+
+
+def test_labels_of_the_right_length_but_not_1d_are_refused():
+    logits = torch.randn(4, 3)
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\), got \(4, 1\)"):
+        current_classes_ce(logits, torch.zeros(4, 1, dtype=torch.long), torch.tensor([0, 1]))

@@ -199,18 +199,22 @@ def test_plugin_adds_its_loss_in_the_host_strategys_backward(trained):
     assert s.loss.item() > host.item() + 1e-4
 
 
-def test_plugin_passes_the_experiences_sample_and_sizes_to_the_memory():
+def _host(current_experience):
+    """A model, its experience's data and a stand-in for the host strategy at that experience."""
     from types import SimpleNamespace
 
     from torch.utils.data import TensorDataset
-
-    from selfrefresh.strategies import SelfRefreshPlugin
-    from selfrefresh.strategies.self_refresh.plugin import experience_sample
     torch.manual_seed(0)
     model = AutoHeteroRNN(3, 6, 2, cell="gru")
     data = TensorDataset(torch.randn(10, 5, 3), torch.tensor([0, 1] * 5))
-    exp = SimpleNamespace(dataset=data, current_experience=1, classes_in_this_experience=[0, 1])
-    s = SimpleNamespace(experience=exp, model=model, train_mb_size=4, train_epochs=1, device="cpu")
+    exp = SimpleNamespace(dataset=data, current_experience=current_experience, classes_in_this_experience=[0, 1])
+    return model, data, SimpleNamespace(experience=exp, model=model, train_mb_size=4, train_epochs=1, device="cpu")
+
+
+def test_plugin_passes_the_experiences_sample_and_sizes_to_the_memory():
+    from selfrefresh.strategies import SelfRefreshPlugin
+    from selfrefresh.strategies.self_refresh.plugin import experience_sample
+    model, data, s = _host(1)
     plugin = SelfRefreshPlugin(seed=3, transfer="pseudo", transfer_steps=1, generator_kwargs={"seq_len": 5})
     plugin.method.storage, plugin.method.known = copy.deepcopy(model).eval(), torch.tensor([True, True])
     plugin.before_training_exp(s)
@@ -319,3 +323,40 @@ def test_observe_records_the_sequence_length_only_when_the_generator_lacks_one()
     user = DualMemory(SelfRefreshConfig(generator=UserGenerator()))
     user.observe(model, x, y, first_epoch=True)
     assert not hasattr(user.generator, "seq_len")
+
+
+def test_plugin_samples_the_experience_for_current_seeds_even_without_calibration():
+    from selfrefresh.strategies import SelfRefreshPlugin
+    _, _, s = _host(0)
+    for seeds, sampled in (("current", True), ("noise", False)):
+        plugin = SelfRefreshPlugin(seeds=seeds, calibrate_steps=0, generator_kwargs={"seq_len": 5})
+        plugin.before_training_exp(s)
+        assert (plugin._real is not None) is sampled
+
+
+def test_dual_memory_checkpoints_its_moments_and_leaves_a_headless_model_alone():
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(3, 6, 2, cell="gru")
+    mem = DualMemory(SelfRefreshConfig(generator_kwargs={"seq_len": 5}))
+    mem.moments = [4.0, torch.zeros(3), torch.ones(3)]
+    fresh = DualMemory(SelfRefreshConfig(generator_kwargs={"seq_len": 5}))
+    fresh.load_state_dict(mem.state_dict(), model)
+    assert fresh.moments[0] == 4.0 and torch.equal(fresh.moments[2], torch.ones(3))
+    plain = _PlainClassifier(model)
+    before = copy.deepcopy(plain.state_dict())
+    assert fresh._calibrate_head(plain, torch.randn(4, 5, 3), torch.tensor([0, 1, 0, 1])) is None
+    assert all(torch.equal(v, plain.state_dict()[k]) for k, v in before.items())
+
+
+def test_a_kept_net2_grows_to_net1s_head_before_learning_its_pseudo_patterns():
+    from selfrefresh.strategies import DualMemory, SelfRefreshConfig
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(3, 6, 2, cell="gru")
+    mem = DualMemory(SelfRefreshConfig(reset_storage=False, transfer_steps=1, generator_kwargs={"seq_len": 5}))
+    mem.storage, mem.known = copy.deepcopy(model).eval(), torch.tensor([True, True])
+    model.grow(4)
+    kept = mem.storage
+    mem._transfer_pseudo(model, torch.tensor([True, True, True, True]), 4, "cpu")
+    assert mem.storage is kept and mem.storage.num_classes == 4
+    assert mem.storage.classifier.out_features == 4

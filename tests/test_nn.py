@@ -125,3 +125,9 @@ def test_gru_layer_starts_from_the_given_state_and_checks_flat_states():
     assert not torch.allclose(ours(x, h0)[0], ours(x)[0], atol=1e-4)
     with pytest.raises(ValueError, match=r"expected a flat state of shape \(batch, 4\), got \(2, 5\)"):
         ours.unflatten_state(torch.zeros(2, 5))
+
+
+def test_a_cell_names_the_2d_shape_it_takes():
+    cell = snn.SRNCell(3, 4)
+    with pytest.raises(ValueError, match=r"expected a 2-D input \(batch, features\), got shape \(2, 5, 3\)"):
+        cell(torch.randn(2, 5, 3))

@@ -369,3 +369,8 @@ def test_avalanche_build_functions_pass_the_options():
     s = baselines._avalanche("Replay", True)(args)
     assert isinstance(s, supervised.Replay) and find_plugin(s, "ReplayPlugin").mem_size == 8
     assert baselines._avalanche_class("GEM")() is supervised.GEM
+
+
+def test_agem_counts_the_patterns_it_stored(bench):
+    agem = _after_one_experience("agem", bench, options={"patterns_per_exp": 4, "sample_size": 4})
+    assert stored_real_samples(agem, "agem") == 4

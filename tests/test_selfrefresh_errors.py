@@ -130,3 +130,10 @@ def test_strategy_passes_its_arguments_on():
     assert (s.config.pseudo_ratio, s.config.temperature) == (2.0, 3.0)      # the config, with the keywords on top
     assert s.train_mb_size == 8 and s.evaluator is ev and s._criterion is crit
     assert isinstance(_strategy()._criterion, PaddedCrossEntropyLoss)
+
+
+def test_config_weights_that_are_not_numbers_get_the_fields_value_error():
+    from selfrefresh.strategies import SelfRefreshConfig
+    for name in ("pseudo_ratio", "teacher_cache_mb"):
+        with pytest.raises(ValueError, match=rf"^{name} must be a finite number >= 0, got '0\.5'$"):
+            SelfRefreshConfig(**{name: "0.5"})

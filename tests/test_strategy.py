@@ -223,3 +223,13 @@ def test_empty_experience_is_rejected():
 
     with pytest.raises(ValueError, match="experience 3 has no training data"):
         plugin.before_train_dataset_adaptation(Strat())
+
+
+def test_the_given_device_reaches_avalanche_without_its_missing_device_warning():
+    import warnings
+    model = AutoHeteroRNN(3, 6, 2, cell="gru")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = SelfRefresh(model=model, optimizer=torch.optim.Adam(model.parameters()), device="cpu")
+    assert s.device == torch.device("cpu")
+    assert not [w for w in caught if "non-None device" in str(w.message)]

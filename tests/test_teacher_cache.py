@@ -85,3 +85,16 @@ def test_cached_loss_equals_the_recomputed_one_and_passes_net2_once_per_sequence
             mem.end_experience(net, [2, 3], mb_size=4, device="cpu")
             assert len(mem.teacher) == 0
     assert losses[64] == pytest.approx(losses[0], rel=1e-6, abs=1e-7)
+
+
+def test_cache_keys_are_128_bit_digests_and_a_zero_budget_never_consults_the_memo():
+    torch.manual_seed(0)
+    x = torch.randn(5, 6, 3)
+    keys = TeacherCache.keys(x)
+    assert len(set(keys)) == 5 and all(len(k) == 16 for k in keys)    # 128-bit BLAKE2, as documented
+    net = AutoHeteroRNN(3, 8, 4, cell="gru").eval()
+    compute, seen = _counting(net)
+    off = TeacherCache(0)
+    with torch.no_grad():
+        off(net, x, compute)
+    assert seen == [5] and off.hits == off.misses == 0 and off.owner is None
