@@ -111,10 +111,15 @@ class DualMemory:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
                 feats = features_of(model, real_x)  # the head's calibration leaves the features as they are
+                pool = self.pool.batch               # NET1's features of the pool, for the drift and the calibration
+                pool_feats = (features_of(model, pool.x.to(device))
+                              if self.storage is not None and pool is not None and not pool.static
+                              and (cfg.drift == "pseudo" or cfg.calibrate_steps and cfg.calibrate_on != "prototypes")
+                              else None)
                 if self.storage is not None:
-                    self._move_prototypes(model, real_x, feats)
+                    self._move_prototypes(model, real_x, feats, pool_feats)
                 if cfg.calibrate_steps and self.storage is not None:
-                    self._calibrate_head(model, real_x, real_y, feats)
+                    self._calibrate_head(model, real_x, real_y, feats, pool_feats)
                 self.prototypes.record(feats, real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
@@ -278,11 +283,12 @@ class DualMemory:
         return truncates(self.config, steps)
 
     # -- after the experience --------------------------------------------------------------------
-    def _move_prototypes(self, model: nn.Module, real_x: Tensor, real_feats: Optional[Tensor] = None) -> None:
+    def _move_prototypes(self, model: nn.Module, real_x: Tensor, real_feats: Optional[Tensor] = None,
+                         pool_feats: Optional[Tensor] = None) -> None:
         """Move the old classes' feature statistics by the drift NET1 shows against NET2: on the
         current data as a whole (``drift="mean"``), per class on NET2's pseudo-sequences of it
-        (``"pseudo"``), or through an affine map fitted on both (``"linear"``). ``real_feats``: NET1's
-        features of real_x when already computed."""
+        (``"pseudo"``), or through an affine map fitted on both (``"linear"``). ``real_feats``,
+        ``pool_feats``: NET1's features of real_x and of the pool's pseudo-sequences when already computed."""
         pseudo = self.pool.batch
         if self.config.drift == "linear":
             xs = [real_x] + ([pseudo.x.to(real_x.device)] if pseudo is not None and not pseudo.static else [])
@@ -291,13 +297,14 @@ class DualMemory:
         elif self.config.drift == "pseudo" and pseudo is not None and not pseudo.static:
             x = pseudo.x.to(real_x.device)
             labels = teacher_labels(pseudo.logits, self.known)
-            self.prototypes.move_per_class(features_of(model, x) - features_of(self.storage, x), labels)
+            new = features_of(model, x) if pool_feats is None else pool_feats
+            self.prototypes.move_per_class(new - features_of(self.storage, x), labels)
         else:
             new = features_of(model, real_x) if real_feats is None else real_feats
             self.prototypes.move(new - features_of(self.storage, real_x))
 
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor,
-                        real_feats: Optional[Tensor] = None) -> None:
+                        real_feats: Optional[Tensor] = None, pool_feats: Optional[Tensor] = None) -> None:
         """Class-balanced training of NET1's class head on frozen features: the experience's real
         sequences for the new classes; NET2's pseudo-sequences (labelled by its argmax) and/or
         features drawn from the old classes' statistics for the old ones."""
@@ -312,7 +319,8 @@ class DualMemory:
         if cfg.calibrate_on in ("pseudo", "both"):
             pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
             if not pseudo.static:
-                feats.append(features_of(model, pseudo.x.to(real_x.device)))
+                from_pool = pool_feats is not None and pseudo is self.pool.batch
+                feats.append(pool_feats if from_pool else features_of(model, pseudo.x.to(real_x.device)))
                 labels.append(teacher_labels(pseudo.logits, self.known).to(real_y.device))
         if cfg.calibrate_on in ("prototypes", "both"):
             f, y = self.prototypes.sample(old, per_class, real_x.device)
