@@ -119,10 +119,12 @@ def tables(results, rows) -> str:
         for r in cells:
             by_row.setdefault(r["row"], {})[r["seed"]] = r
         seeds = sorted({r["seed"] for r in cells})
+        # rows made by --variant are also compared with the default SelfRefresh of the same seeds
+        refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and set(by_row) - set(ROWS) else ())
         out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, seeds {seeds}\n")
         out.append("| row | final accuracy (mean +- std) | minus Replay(20/class), paired | minus Naive, paired "
-                   "| time x Naive |")
-        out.append("|---|---|---|---|---|")
+                   + ("| minus SelfRefresh (default), paired " if len(refs) == 3 else "") + "| time x Naive |")
+        out.append("|---|---|---|" + "---|" * len(refs))
         for name in rows:
             if name not in by_row:
                 continue
@@ -130,7 +132,7 @@ def tables(results, rows) -> str:
             s = sorted(runs)
             acc = [runs[k]["acc"] for k in s]
             cols = [f"{np.mean(acc):.3f} +- {np.std(acc):.3f}"]
-            for ref in ("replay", "naive"):
+            for ref in refs:
                 common = [k for k in s if k in by_row.get(ref, {})]
                 cols.append("-" if ref == name or not common else
                             _paired([runs[k]["acc"] for k in common], [by_row[ref][k]["acc"] for k in common]))
