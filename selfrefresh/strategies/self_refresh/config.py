@@ -46,28 +46,6 @@ class SelfRefreshConfig:
             NET2 knows match NET2's (tempered) outputs on the current real sequences.
         real_feature_weight: weight of the hidden-feature distillation on real data: NET1's
             top-layer outputs on the current real sequences match NET2's (limits feature drift).
-        prototype_replay_weight: weight of a cross-entropy over every class NET1 has met, on the
-            class head's input: the current real minibatch's features together with features drawn
-            from the old classes' statistics (as many per old class as the minibatch has per new
-            class). Its gradient reaches the encoder through the real features: the new classes'
-            features are pushed away from where the old classes lie (prototype replay during
-            training, Zhu et al. 2021). 0: off.
-        prototype_replay_encoder: whether that loss's gradient reaches the encoder (False: the head
-            alone learns it, a calibration during the experience).
-        mix_feature_weight: weight of the hidden-feature distillation on mixes of the minibatch's
-            sequences (real and pseudo, each mixed with a random partner at a uniform ratio): NET1
-            matches NET2 between the sequences as well as on them. 0: off.
-        efm_weight: weight of a feature distillation on real data measured in the metric of the
-            empirical feature matrix (Magistri et al. 2024): the drift of NET1's final features
-            from NET2's, (f1 - f2)^T E (f1 - f2), with E = E_f[W^T (diag(p) - p p^T) W] the Fisher
-            information of NET2's class head (W) over the classes it knows, averaged over the
-            experience's real features and the old classes' statistics: the directions the old
-            classes' decisions depend on are held, the others left free. 0: off.
-        anchor_weight: weight of a penalty on NET1's parameters below the class head moving
-            away from NET2's: sum_i F_i (theta_i - theta2_i)^2, with F the diagonal Fisher
-            information accumulated over the experiences on their own real sequences (computed
-            when each ends, kept as one number per parameter; online EWC inside the dual frame),
-            or 1 for every parameter with ``anchor_fisher=False`` (L2-SP). 0: off.
         teacher_cache_mb: NET2's outputs on the experience's real sequences (for the two terms
             above) are kept, per sequence, after their first minibatch and reused in the later
             epochs (NET2 does not change within an experience) up to this many MiB, on the
@@ -81,16 +59,18 @@ class SelfRefreshConfig:
             NET2's pseudo-sequences), ``"prototypes"`` (features drawn from each old class's running
             feature mean and variance, kept as statistics like the data moments and moved by the
             drift NET1's features show on the current data: hidden-state replay), or ``"both"``.
-        calibrate_samples: at least this many features drawn from each old class's statistics
-            for the calibration (0: as many as the experience has real sequences per new class).
+        invert_steps: steps of model inversion after each experience: features drawn from each
+            old class's statistics (in NET2's feature space) are turned into sequences by steering
+            real sequences of the experience until NET2's final features reach them; NET1's
+            features of those sequences join the pool's for the drift and the calibration
+            (they show where the old classes lie under NET1 now). 0: the pool alone.
+        invert_per_class: sequences inverted per old class.
+        invert_lr: Adam learning rate of the inversion (on the sequences).
         drift: how the old classes' statistics follow NET1's features: ``"mean"`` (the mean drift
             of the current real sequences, semantic drift compensation), ``"pseudo"`` (per class,
             the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
             (an affine map from NET2's features to NET1's fitted on both, moving means, principal
             directions and variances).
-        drift_fresh: with ``drift="pseudo"``, the drift is measured on this many fresh
-            pseudo-sequences per old class drawn after the experience (NET1 was never trained on
-            them) instead of the experience's pool (which NET1 learned to match); 0: the pool.
         prototype_rank: principal directions of each class's feature covariance kept with its mean
             and per-feature variance (0: a diagonal Gaussian); H * (rank + 2) numbers per class.
         align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
@@ -126,24 +106,14 @@ class SelfRefreshConfig:
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
-    prototype_replay_weight: float = 0.0
-    prototype_replay_encoder: bool = True
-    mix_feature_weight: float = 0.0
-    efm_weight: float = 0.0
-    drift_fresh: int = 0
-    calibrate_samples: int = 0
-    invert_steps: int = 0
-    invert_per_class: int = 20
-    invert_lr: float = 0.1
-    invert_pool: bool = False
-    invert_keep_pool: bool = False
-    anchor_weight: float = 0.0
-    anchor_fisher: bool = True
     teacher_cache_mb: float = 256.0
     calibrate_steps: int = 100
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
     drift: str = "pseudo"
+    invert_steps: int = 20
+    invert_per_class: int = 10
+    invert_lr: float = 0.1
     encoder_lr_scale: float = 1.0
     prototype_rank: int = 16
     align_weights: bool = False
@@ -164,7 +134,6 @@ class SelfRefreshConfig:
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
                      "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
-                     "prototype_replay_weight", "mix_feature_weight", "efm_weight", "anchor_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -176,8 +145,8 @@ class SelfRefreshConfig:
         v = self.encoder_lr_scale
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
             raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")
-        for name in ("pool_per_class", "drift_fresh", "calibrate_samples", "invert_steps", "invert_per_class",
-                     "calibrate_steps", "transfer_steps", "prototype_rank"):
+        for name in ("pool_per_class", "calibrate_steps", "transfer_steps", "prototype_rank", "invert_steps",
+                     "invert_per_class"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {v!r}")
@@ -209,8 +178,8 @@ class SelfRefreshConfig:
 # without the class-incremental additions (noise seeds, cross-entropy over all outputs, no
 # distillation on real data, no calibration): the library's default until 2026-11.
 # "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source.
-# The feature memory of the first real-speech default (morning of 2026-11-30).
-_DIAGONAL_MEMORY = {"drift": "mean", "prototype_rank": 0}
+# The feature memory of the first real-speech default (morning of 2026-11-30): no inversion.
+_DIAGONAL_MEMORY = {"drift": "mean", "prototype_rank": 0, "invert_steps": 0}
 
 PRESETS = {
     "selfrefresh": {},
@@ -219,6 +188,6 @@ PRESETS = {
     # moved by the mean drift): ~200x Naive's time, so not rerun at each default
     "selfrefresh-papers": {"transfer": "pseudo", **_DIAGONAL_MEMORY},
     "selfrefresh-plain": {"seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
-                          "real_feature_weight": 0.0, "calibrate_steps": 0},
+                          "real_feature_weight": 0.0, "calibrate_steps": 0, "invert_steps": 0},
     "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
 }

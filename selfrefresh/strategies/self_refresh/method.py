@@ -20,12 +20,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ...generators.base import PseudoBatch, label_transitions, label_with
+from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
 from ..losses import current_classes_ce, soft_target_loss
 from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
+from .inversion import invert_features
 from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, truncates
 from .teacher_cache import TeacherCache
@@ -62,8 +63,6 @@ class DualMemory:
         self._before = None                 # [(param, its value before the step)] while a step is scaled
         self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
         self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
-        self.feature_metric: Optional[Tensor] = None  # (H, H) empirical feature matrix of NET2's head
-        self.fisher: dict = {}              # parameter name -> accumulated diagonal Fisher
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -83,11 +82,7 @@ class DualMemory:
         if self.storage is None:
             return
         self._configure_generator(self.storage, self.known, real_x)
-        if self.config.invert_pool and real_x is not None:
-            n = self.per_batch(mb_size) * self.batches_per_epoch * epochs * self.config.pool_factor
-            self.pool.batch = self._inverted(real_x.to(next(model.parameters()).device),
-                                             max(1, math.ceil(n / int(self.known.sum()))))
-        elif self.config.regenerate == "experience":
+        if self.config.regenerate == "experience":
             self._refill()
 
     def begin_epoch(self) -> None:
@@ -117,14 +112,13 @@ class DualMemory:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
                 feats = features_of(model, real_x)  # the head's calibration leaves the features as they are
+                if self.storage is not None and cfg.invert_steps:
+                    self._add_inverted(real_x)
                 pool = self.pool.batch               # NET1's features of the pool, for the drift and the calibration
                 pool_feats = (features_of(model, pool.x.to(device))
                               if self.storage is not None and pool is not None and not pool.static
                               and (cfg.drift == "pseudo" or cfg.calibrate_steps and cfg.calibrate_on != "prototypes")
                               else None)
-                if self.storage is not None and cfg.invert_steps and not cfg.invert_pool:
-                    self._invert_pool(real_x)
-                    pool_feats = features_of(model, self.pool.batch.x.to(device))
                 if self.storage is not None:
                     self._move_prototypes(model, real_x, feats, pool_feats)
                 if cfg.calibrate_steps and self.storage is not None:
@@ -142,10 +136,6 @@ class DualMemory:
         for p in self.storage.parameters():
             p.requires_grad_(True)
         self.known = known
-        if cfg.anchor_weight and cfg.anchor_fisher and real_x is not None:
-            self._accumulate_fisher(model, real_x, real_y)
-        if cfg.efm_weight and real_x is not None and hasattr(model, "features"):
-            self.feature_metric = self._feature_metric(feats)
         self.pool.clear()
         self.teacher.clear()
         if cfg.seeds == "current" and hasattr(self.generator, "use_seeds"):
@@ -264,82 +254,9 @@ class DualMemory:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
                 loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
-            if cfg.efm_weight and self.feature_metric is not None:
-                d = out.features[:, -1] - t_features[:, -1]
-                loss = loss + cfg.efm_weight * ((d @ self.feature_metric.to(d)) * d).sum(1).mean()
-        if cfg.prototype_replay_weight and self.storage is not None and len(self.prototypes):
-            loss = loss + cfg.prototype_replay_weight * self.prototype_replay_loss(model, out.features[:, -1], y)
-        if cfg.mix_feature_weight and self.storage is not None:
-            loss = loss + cfg.mix_feature_weight * self.mix_feature_loss(model, x, pb)
-        if cfg.anchor_weight and self.storage is not None:
-            loss = loss + cfg.anchor_weight * self.anchor_loss(model)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
-
-    def anchor_loss(self, model: nn.Module) -> Tensor:
-        """sum_i F_i (theta_i - theta2_i)^2 over NET1's parameters below the class head (scalar)."""
-        ref = dict(self.storage.named_parameters())
-        total = None
-        for name, p in model.named_parameters():
-            if name.startswith("classifier.") or name not in ref or ref[name].shape != p.shape:
-                continue
-            d = (p - ref[name].detach()) ** 2
-            if self.config.anchor_fisher:
-                d = d * self.fisher[name].to(p)
-            total = d.sum() if total is None else total + d.sum()
-        return total if total is not None else next(model.parameters()).new_zeros(())
-
-    def _accumulate_fisher(self, model: nn.Module, x: Tensor, y: Tensor) -> None:
-        """Add the diagonal empirical Fisher of NET1's cross-entropy on each real sequence of x."""
-        was = model.training
-        model.eval()
-        params = {n: p for n, p in model.named_parameters() if not n.startswith("classifier.")}
-        acc = {n: torch.zeros_like(p) for n, p in params.items()}
-        try:
-            for i in range(len(x)):
-                model.zero_grad()
-                F.cross_entropy(model(x[i:i + 1]), y[i:i + 1]).backward()
-                for n, p in params.items():
-                    if p.grad is not None:
-                        acc[n] += p.grad.detach() ** 2
-        finally:
-            model.zero_grad()
-            model.train(was)
-        for n, a in acc.items():
-            self.fisher[n] = self.fisher.get(n, 0) + a / max(1, len(x))
-
-    def prototype_replay_loss(self, model: nn.Module, feats: Tensor, y: Tensor) -> Tensor:
-        """Cross-entropy over every class met so far on the head's input: the real minibatch's
-        features (B, H) and features drawn from the old classes' statistics (scalar)."""
-        head = model.classifier
-        current = self.current.tolist()
-        old = [c for c in sorted(self.seen) if c not in set(current)]
-        per_class = max(1, math.ceil(len(y) / max(1, len(current))))
-        f_old, y_old = self.prototypes.sample(old, per_class, feats.device)
-        if not self.config.prototype_replay_encoder:
-            feats = feats.detach()
-        if len(y_old):
-            feats = torch.cat([feats, f_old.to(feats.dtype)])
-            y = torch.cat([y, y_old.to(y.device)])
-        cols = torch.tensor(sorted(self.seen | set(current)), device=feats.device)
-        lut = torch.full((head.out_features,), -1, dtype=torch.long, device=feats.device)
-        lut[cols] = torch.arange(len(cols), device=feats.device)
-        return F.cross_entropy(head(feats)[:, cols], lut[y])
-
-    def mix_feature_loss(self, model: nn.Module, x: Tensor, pb: Optional[PseudoBatch]) -> Tensor:
-        """NET1's features match NET2's on mixes of the minibatch's sequences x (B, T, F) (with
-        the pseudo-sequences' when they have x's shape), each with a random partner (scalar)."""
-        xs = x.detach()
-        if pb is not None and not pb.static and pb.x.shape[1:] == x.shape[1:]:
-            xs = torch.cat([xs, pb.x.detach()])
-        partner = torch.randint(len(xs), (len(x),), device=x.device)
-        lam = torch.rand(len(x), 1, 1, device=x.device, dtype=x.dtype)
-        mixed = lam * x.detach() + (1 - lam) * xs[partner]
-        student, _ = model.rnn(mixed)
-        with torch.no_grad():
-            teacher, _ = self.storage.rnn(mixed)
-        return F.mse_loss(student, teacher)
 
     @torch.no_grad()
     def _teacher_outputs(self, x: Tensor):
@@ -381,8 +298,6 @@ class DualMemory:
             x = torch.cat(xs)
             self.prototypes.move_linear(features_of(self.storage, x), features_of(model, x))
         elif self.config.drift == "pseudo" and pseudo is not None and not pseudo.static:
-            if self.config.drift_fresh:
-                pseudo, pool_feats = self.sample(self.config.drift_fresh * int(self.known.sum())), None
             x = pseudo.x.to(real_x.device)
             labels = teacher_labels(pseudo.logits, self.known)
             new = features_of(model, x) if pool_feats is None else pool_feats
@@ -390,6 +305,27 @@ class DualMemory:
         else:
             new = features_of(model, real_x) if real_feats is None else real_feats
             self.prototypes.move(new - features_of(self.storage, real_x))
+
+    def _add_inverted(self, real_x: Tensor) -> None:
+        """Add to the pool (for the drift and the calibration that follow) sequences inverted
+        through NET2 from the old classes' statistics: ``invert_per_class`` features drawn from
+        each old class, reached by steering real sequences of real_x (N, T, F), each labelled with
+        the class its target was drawn from."""
+        cfg = self.config
+        old = [c for c in torch.nonzero(self.known).flatten().tolist() if c in self.prototypes.stats]
+        targets, labels = self.prototypes.sample(old, cfg.invert_per_class, real_x.device)
+        if not len(labels):
+            return
+        seeds = real_x[torch.randint(len(real_x), (len(labels),), device=real_x.device)]
+        x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr)
+        logits = torch.full((len(x), len(self.known)), -1e4, device=x.device)  # one-hot targets
+        logits[torch.arange(len(x), device=x.device), labels.to(x.device)] = 0.0
+        pool = self.pool.batch
+        if pool is not None and not pool.static:
+            kept = torch.full((len(pool.x), len(self.known)), -1e4, device=x.device)
+            kept[torch.arange(len(pool.x), device=x.device), teacher_labels(pool.logits, self.known).to(x.device)] = 0.0
+            x, logits = torch.cat([pool.x.to(x.device), x]), torch.cat([kept, logits])
+        self.pool.batch = PseudoBatch(x=x, logits=logits)
 
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor,
                         real_feats: Optional[Tensor] = None, pool_feats: Optional[Tensor] = None) -> None:
@@ -411,70 +347,11 @@ class DualMemory:
                 feats.append(pool_feats if from_pool else features_of(model, pseudo.x.to(real_x.device)))
                 labels.append(teacher_labels(pseudo.logits, self.known).to(real_y.device))
         if cfg.calibrate_on in ("prototypes", "both"):
-            f, y = self.prototypes.sample(old, max(per_class, cfg.calibrate_samples), real_x.device)
+            f, y = self.prototypes.sample(old, per_class, real_x.device)
             if len(y):
                 feats.append(f)
                 labels.append(y.to(real_y.device))
         calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr)
-
-    def _invert_pool(self, real_x: Tensor) -> None:
-        """Replace the pool by :meth:`_inverted` sequences labelled with their target classes."""
-        batch = self._inverted(real_x, self.config.invert_per_class)
-        if batch is None:
-            return
-        logits = torch.full((len(batch.x), len(self.known)), -1e4, device=batch.x.device)
-        logits[torch.arange(len(batch.x)), batch.classes.to(batch.x.device)] = 0.0
-        pool = self.pool.batch
-        if self.config.invert_keep_pool and pool is not None and not pool.static:
-            kept = teacher_labels(pool.logits, self.known).to(batch.x.device)
-            old_logits = torch.full((len(pool.x), len(self.known)), -1e4, device=batch.x.device)
-            old_logits[torch.arange(len(pool.x)), kept] = 0.0
-            self.pool.batch = PseudoBatch(x=torch.cat([pool.x.to(batch.x.device), batch.x]),
-                                          logits=torch.cat([old_logits, logits]))
-        else:
-            self.pool.batch = PseudoBatch(x=batch.x, logits=logits)
-
-    def _inverted(self, real_x: Tensor, per_class: int) -> Optional[PseudoBatch]:
-        """Sequences steered, from real_x (N, T, F), until NET2's final features equal features
-        drawn from each old class's statistics (per_class per class), labelled by NET2."""
-        cfg = self.config
-        old = torch.nonzero(self.known).flatten().tolist()
-        target, labels = self.prototypes.sample(old, per_class, real_x.device)
-        if not len(labels):
-            return None
-        net = self.storage
-        for p in net.parameters():
-            p.requires_grad_(False)
-        try:
-            x = real_x[torch.randint(len(real_x), (len(labels),), device=real_x.device)].clone().requires_grad_(True)
-            opt = torch.optim.Adam([x], lr=cfg.invert_lr)
-            with torch.enable_grad():
-                for _ in range(cfg.invert_steps):
-                    opt.zero_grad()
-                    out, _ = net.rnn(x)
-                    F.mse_loss(out[:, -1], target).backward()
-                    opt.step()
-        finally:
-            for p in net.parameters():
-                p.requires_grad_(True)
-        with torch.no_grad():
-            return label_with(net, x.detach(), classes=labels.to(real_x.device),
-                              with_features=bool(cfg.feature_weight))
-
-    @torch.no_grad()
-    def _feature_metric(self, real_feats: Tensor) -> Tensor:
-        """The empirical feature matrix (H, H) of NET2's head over the classes it knows, averaged
-        over real_feats (N, H) and as many features drawn from each old class's statistics."""
-        head = self.storage.classifier
-        known = torch.nonzero(self.known).flatten().tolist()
-        per_class = max(1, math.ceil(len(real_feats) / max(1, len(self.current))))
-        f_old, _ = self.prototypes.sample([c for c in known if c not in set(self.current.tolist())],
-                                          per_class, real_feats.device)
-        f = real_feats if not len(f_old) else torch.cat([real_feats, f_old.to(real_feats.dtype)])
-        w = head.weight[known]                                  # (K, H)
-        p = torch.softmax(head(f)[:, known], dim=1)             # (N, K)
-        fisher = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]  # (N, K, K)
-        return (w.T @ fisher.mean(0) @ w).detach()
 
     def _transfer_pseudo(self, net1: nn.Module, known: Tensor, mb_size: int, device) -> None:
         """NET2 learns NET1's reverberated pseudo-patterns; it never sees real data."""
