@@ -34,6 +34,17 @@ def test_ablation_table_pairs_variants_with_the_default_by_seed(tmp_path):
         mod.main(["--variants", "no such variant"])
 
 
+def test_ablation_rows_on_fewer_seeds_pair_over_the_seeds_they_ran():
+    mod = _script("selfrefresh_ablation")
+    rows = {"naive": {"seeds": [0, 1, 2], "acc": [0.2, 0.3, 0.4], "wall": [1.0, 1.0, 1.0]},
+            "selfrefresh (default)": {"seeds": [0, 1, 2], "acc": [0.5, 0.7, 0.6], "wall": [2.0, 2.0, 2.0]},
+            "slow": {"seeds": [2], "acc": [0.1], "wall": [40.0]}}
+    text = mod.table(rows, [0, 1, 2])
+    assert "| slow [seeds 2] | 0.100 +- 0.000 | -0.500 | 40 | 40.0 |" in text
+    assert "| naive | 0.300 +- 0.082 | -0.300 +- 0.058 | 1 | 1.0 |" in text
+    assert set(mod.SLOW) <= set(mod.VARIANTS) and set(mod.VARIANTS).isdisjoint(mod.MORE_VARIANTS)
+
+
 def test_speed_training_ratios_per_experience(capsys):
     mod = _script("speed")
     rows = mod.bench_training(["naive", "selfrefresh"], "japanese-vowels", epochs=1, hidden=8, device="cpu",
