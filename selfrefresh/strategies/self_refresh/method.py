@@ -112,7 +112,7 @@ class DualMemory:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
                 feats = features_of(model, real_x)  # the head's calibration leaves the features as they are
-                if self.storage is not None and cfg.invert_steps:
+                if self.storage is not None and cfg.invert_steps and hasattr(self.storage, "rnn"):
                     self._add_inverted(real_x)
                 pool = self.pool.batch               # NET1's features of the pool, for the drift and the calibration
                 pool_feats = (features_of(model, pool.x.to(device))
