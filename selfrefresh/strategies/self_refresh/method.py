@@ -318,13 +318,13 @@ class DualMemory:
             return
         seeds = real_x[torch.randint(len(real_x), (len(labels),), device=real_x.device)]
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr)
-        logits = torch.full((len(x), len(self.known)), -1e4, device=x.device)  # one-hot targets
-        logits[torch.arange(len(x), device=x.device), labels.to(x.device)] = 0.0
+        labels = labels.to(x.device)
         pool = self.pool.batch
-        if pool is not None and not pool.static:
-            kept = torch.full((len(pool.x), len(self.known)), -1e4, device=x.device)
-            kept[torch.arange(len(pool.x), device=x.device), teacher_labels(pool.logits, self.known).to(x.device)] = 0.0
-            x, logits = torch.cat([pool.x.to(x.device), x]), torch.cat([kept, logits])
+        if pool is not None and not pool.static:  # the pool's sequences first, with their teacher labels
+            x = torch.cat([pool.x.to(x.device), x])
+            labels = torch.cat([teacher_labels(pool.logits, self.known).to(x.device), labels])
+        logits = torch.full((len(x), len(self.known)), -1e4, device=x.device)  # one-hot: what is read is the label
+        logits[torch.arange(len(x), device=x.device), labels] = 0.0
         self.pool.batch = PseudoBatch(x=x, logits=logits)
 
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor,
