@@ -108,3 +108,22 @@ def test_no_inversion_leaves_the_pool_and_end_experience_uses_it(monkeypatch):
 def test_config_checks_the_inversion_options(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         SelfRefreshConfig(**bad)
+
+
+def test_truncated_inversion_keeps_the_beginning_and_steers_the_end_toward_the_targets():
+    net = _net()
+    g = torch.Generator().manual_seed(4)
+    seeds, other = torch.randn(12, 6, 3, generator=g), torch.randn(12, 6, 3, generator=g)
+    targets = net.features(other).detach()
+    err0 = F.mse_loss(net.features(seeds), targets).item()
+    x = invert_features(net, seeds, targets, steps=100, lr=0.05, grad_steps=2)
+    assert x.shape == seeds.shape and not x.requires_grad
+    assert torch.equal(x[:, :4], seeds[:, :4])                       # the first T - k steps are the seeds'
+    assert not torch.equal(x[:, 4:], seeds[:, 4:])
+    assert F.mse_loss(net.features(x), targets).item() < 0.5 * err0  # the distance at least halves
+    # k >= T is the whole-sequence inversion, value for value
+    full = invert_features(net, seeds, targets, steps=5, lr=0.05)
+    assert torch.equal(invert_features(net, seeds, targets, steps=5, lr=0.05, grad_steps=6), full)
+    for bad in (0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="invert_tail"):
+            SelfRefreshConfig(invert_tail=bad)

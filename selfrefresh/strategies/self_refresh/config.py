@@ -66,6 +66,8 @@ class SelfRefreshConfig:
             (they show where the old classes lie under NET1 now). 0: the pool alone.
         invert_per_class: sequences inverted per old class.
         invert_lr: Adam learning rate of the inversion (on the sequences).
+        invert_tail: the fraction of each sequence's last steps that the inversion steers (its
+            beginning stays the real sequence's and is run once, so the cost falls with it); 1: all.
         drift: how the old classes' statistics follow NET1's features: ``"mean"`` (the mean drift
             of the current real sequences, semantic drift compensation), ``"pseudo"`` (per class,
             the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
@@ -83,6 +85,9 @@ class SelfRefreshConfig:
         encoder_lr_scale: every optimizer step of NET1's layers below the class head is scaled by
             this (a slow encoder: the features old classes rely on move less; the head keeps its
             full step); 1: no scaling.
+        merge_storage: after each experience (before the calibration) NET1's layers below the
+            class head become ``merge_storage`` x NET2's + (1 - merge_storage) x NET1's (weight
+            averaging); 0: none.
         seed: seed of the pseudo-pattern generator.
     """
     generator: Union[str, object] = "reverberation"
@@ -114,7 +119,9 @@ class SelfRefreshConfig:
     invert_steps: int = 20
     invert_per_class: int = 10
     invert_lr: float = 0.1
+    invert_tail: float = 1.0
     encoder_lr_scale: float = 1.0
+    merge_storage: float = 0.0
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -142,9 +149,10 @@ class SelfRefreshConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        v = self.encoder_lr_scale
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")
+        for name in ("encoder_lr_scale", "merge_storage"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
         for name in ("pool_per_class", "calibrate_steps", "transfer_steps", "prototype_rank", "invert_steps",
                      "invert_per_class"):
             v = getattr(self, name)
@@ -154,6 +162,9 @@ class SelfRefreshConfig:
                                                    or not isinstance(self.pseudo_grad_steps, int)
                                                    or self.pseudo_grad_steps < 1):
             raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {self.pseudo_grad_steps!r}")
+        v = self.invert_tail
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+            raise ValueError(f"invert_tail must be a number in (0, 1], got {v!r}")
         if not 0 < self.transition_fraction <= 1:
             raise ValueError(f"transition_fraction must be in (0, 1], got {self.transition_fraction}")
         if self.pseudo_learning == "transitions" and (self.generator == "static" or

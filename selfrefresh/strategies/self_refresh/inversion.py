@@ -9,6 +9,8 @@ then tell where each old class lies now.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -16,7 +18,8 @@ from torch.nn import functional as F
 __all__ = ["invert_features"]
 
 
-def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: float) -> Tensor:
+def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: float,
+                    grad_steps: Optional[int] = None) -> Tensor:
     """Sequences whose final top-layer features under ``network`` approach ``targets``.
 
     Args:
@@ -26,6 +29,8 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
         targets: (N, H) the feature each sequence should reach.
         steps: Adam steps on the sequences (0: the seeds are returned).
         lr: Adam's learning rate.
+        grad_steps: steer only the last k steps of each seed (its first T - k steps are kept and
+            run once): about k / T of the cost. None (or k >= T): the whole sequence.
 
     Returns:
         (N, T, F) the steered sequences (no graph).
@@ -33,24 +38,29 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
     if seeds.dim() != 3 or targets.dim() != 2 or len(seeds) != len(targets):
         raise ValueError(f"invert_features: seeds must be (N, T, F) and targets (N, H) with the same N, "
                          f"got {tuple(seeds.shape)} and {tuple(targets.shape)}")
-    x = seeds.detach().clone().requires_grad_(True)
     if steps == 0:
-        return x.detach()
+        return seeds.detach().clone()
+    cut = 0 if grad_steps is None or grad_steps >= seeds.shape[1] else seeds.shape[1] - grad_steps
+    x = seeds[:, cut:].detach().clone().requires_grad_(True)
     flags = [p.requires_grad for p in network.parameters()]
     was_training = network.training
     network.eval()
     for p in network.parameters():
         p.requires_grad_(False)
     try:
+        state = None
+        if cut:
+            with torch.no_grad():
+                _, state = network.rnn(seeds[:, :cut])
         opt = torch.optim.Adam([x], lr=lr)
         with torch.enable_grad():
             for _ in range(steps):
                 opt.zero_grad()
-                out, _ = network.rnn(x)
+                out, _ = network.rnn(x, state)
                 F.mse_loss(out[:, -1], targets.detach()).backward()
                 opt.step()
     finally:
         for p, f in zip(network.parameters(), flags):
             p.requires_grad_(f)
         network.train(was_training)
-    return x.detach()
+    return torch.cat([seeds[:, :cut].detach(), x.detach()], dim=1)
