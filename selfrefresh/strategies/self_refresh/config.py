@@ -85,9 +85,6 @@ class SelfRefreshConfig:
         encoder_lr_scale: every optimizer step of NET1's layers below the class head is scaled by
             this (a slow encoder: the features old classes rely on move less; the head keeps its
             full step); 1: no scaling.
-        merge_storage: after each experience (before the calibration) NET1's layers below the
-            class head become ``merge_storage`` x NET2's + (1 - merge_storage) x NET1's (weight
-            averaging); 0: none.
         seed: seed of the pseudo-pattern generator.
     """
     generator: Union[str, object] = "reverberation"
@@ -119,9 +116,8 @@ class SelfRefreshConfig:
     invert_steps: int = 20
     invert_per_class: int = 10
     invert_lr: float = 0.1
-    invert_tail: float = 1.0
+    invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
-    merge_storage: float = 0.0
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -149,10 +145,9 @@ class SelfRefreshConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("encoder_lr_scale", "merge_storage"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+        v = self.encoder_lr_scale
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")
         for name in ("pool_per_class", "calibrate_steps", "transfer_steps", "prototype_rank", "invert_steps",
                      "invert_per_class"):
             v = getattr(self, name)

@@ -111,8 +111,6 @@ class DualMemory:
         if real_x is not None:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
-                if self.storage is not None and cfg.merge_storage:
-                    self._merge_storage(model)
                 feats = features_of(model, real_x)  # the head's calibration leaves the features as they are
                 if self.storage is not None and cfg.invert_steps and hasattr(self.storage, "rnn"):
                     self._add_inverted(real_x)
@@ -196,15 +194,6 @@ class DualMemory:
             head = getattr(model, "classifier", None)
             skip = set() if head is None else {id(p) for p in head.parameters()}
             self._before = [(p, p.detach().clone()) for p in model.parameters() if id(p) not in skip]
-
-    @torch.no_grad()
-    def _merge_storage(self, model: nn.Module) -> None:
-        """NET1's layers below the class head move ``merge_storage`` of the way back to NET2's."""
-        a = self.config.merge_storage
-        theirs = dict(self.storage.named_parameters())
-        for name, p in model.named_parameters():
-            if not name.startswith("classifier.") and name in theirs and theirs[name].shape == p.shape:
-                p.mul_(1 - a).add_(theirs[name].to(p.device), alpha=a)
 
     @torch.no_grad()
     def after_update(self, model: nn.Module) -> None:
