@@ -1,6 +1,6 @@
 """Where a class-incremental run loses the old classes: in the features or in the class head?
 
-Trains one strategy on the FSDD stream of ``real_audio.py`` (LSTM 128, Adam 1e-3, minibatch 16)
+Trains one strategy on a stream of ``real_audio.py`` (default FSDD, LSTM 128, Adam 1e-3, its minibatch)
 and then, on the final network's features (the class head's input) of every class:
 
 * ``acc``: the run's final accuracy (mean over the experiences' test sets);
@@ -12,6 +12,8 @@ and then, on the final network's features (the class head's input) of every clas
   features; ``truegauss``: 30 samples per class from a diagonal Gaussian with their true mean
   and variance; ``truefull``: from a full-covariance Gaussian (shrunk 0.1 toward its diagonal);
   ``stats``: from the statistics SelfRefresh kept (its moved means, its variances);
+  ``statsmean``: SelfRefresh's moved means with the true spread (the true features moved by
+  the difference of the means); ``truemean``: SelfRefresh's statistics moved onto the true means;
 * ``stats_err``: relative distance between SelfRefresh's moved class means and the true ones.
 
     OMP_NUM_THREADS=1 python benchmarks/feature_diagnosis.py --epochs 25 --seeds 0 1 2 \
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _provenance import command as _command, header, machine  # noqa: E402
 
-METRICS = ("acc", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "stats_err")
+METRICS = ("acc", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "cal_statsmean",
+           "cal_truemean", "stats_err")
 
 
 def _tensors(stream):
@@ -48,7 +51,8 @@ def _tensors(stream):
     return torch.cat(xs), torch.cat(ys)
 
 
-def run_one(kind: str, options: dict, epochs: int, seed: int) -> dict:
+def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsdd", cell: str = "lstm",
+            hidden: int = 128) -> dict:
     import torch
     from torch.nn import functional as F
     torch.set_num_threads(1)
@@ -59,11 +63,11 @@ def run_one(kind: str, options: dict, epochs: int, seed: int) -> dict:
     from selfrefresh.strategies.self_refresh.calibration import calibrate_head, features_of
 
     silence_warnings()
-    bm, mb = load("fsdd", seed)
+    bm, mb = load(stream, seed)
     info = stream_info(bm)
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model, _ = build_model(info, "lstm", 128)
+    model, _ = build_model(info, cell, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     if kind == "replay":
         options = {"mem_size": REPLAY_PER_CLASS * info["num_classes"]}
@@ -124,6 +128,11 @@ def run_one(kind: str, options: dict, epochs: int, seed: int) -> dict:
     if mem is not None and len(mem.prototypes):
         stats = mem.prototypes
         res["cal_stats"] = calibrated(*stats.sample(old, 30, "cpu"))
+        kept = [c for c in old if c in stats.stats]
+        res["cal_statsmean"] = calibrated(torch.cat([ftr[ytr == c] - means[c] + stats.stats[c][0] for c in kept]),
+                                          torch.cat([ytr[ytr == c] for c in kept]))
+        f, y = stats.sample(kept, 30, "cpu")
+        res["cal_truemean"] = calibrated(f + torch.stack([means[int(c)] - stats.stats[int(c)][0] for c in y]), y)
         res["stats_err"] = float(np.mean([(stats.stats[c][0] - means[c]).norm().item() / means[c].norm().item()
                                           for c in stats.stats]))
     return res
@@ -150,6 +159,8 @@ def main(argv=None):
     p.add_argument("--rows", nargs="+", default=["naive", "replay", "selfrefresh={}"],
                    help="strategy names, or NAME=JSON for a selfrefresh row with these options")
     p.add_argument("--epochs", type=int, default=25)
+    p.add_argument("--stream", default="fsdd", help="a stream of real_audio.py (fsdd, japanese-vowels, speech)")
+    p.add_argument("--model", default="lstm:128", help="CELL:HIDDEN")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/memory_search/diagnosis")
@@ -159,7 +170,8 @@ def main(argv=None):
         name, sep, opts = spec.partition("=")
         kind, options = ("selfrefresh", json.loads(opts)) if sep else (name, {})
         names.append(name)
-        jobs += [(name, (kind, options, a.epochs, seed)) for seed in a.seeds]
+        cell, hidden = a.model.split(":")
+        jobs += [(name, (kind, options, a.epochs, seed, a.stream, cell, int(hidden))) for seed in a.seeds]
     t = time.perf_counter()
     if a.workers > 1:
         import multiprocessing as mp
@@ -175,7 +187,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, "
                                                                         f"{time.perf_counter() - t:.0f} s")
-                                      + f"\n\nFSDD, LSTM 128, {a.epochs} epochs per experience, seeds {a.seeds}; "
+                                      + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds}; "
                                         "columns: see the script's docstring.\n\n" + text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=1))
 
