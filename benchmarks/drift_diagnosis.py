@@ -55,16 +55,6 @@ ESTIMATORS = ("pseudo", "pool", "inverted", "mean", "sdc", "linear", "blend", "z
               "invagain", "extra1.5", "extra2", "invnoise")
 
 
-def _tensors(stream):
-    import torch
-    xs, ys = [], []
-    for e in stream:
-        for x, y, *_ in torch.utils.data.DataLoader(e.dataset, batch_size=1024):
-            xs.append(x)
-            ys.append(y)
-    return torch.cat(xs), torch.cat(ys)
-
-
 def _invert_auto(network, seeds, targets, steps, lr, tail, weight):
     """invert_features with NET2's auto-associative reconstruction error added to the loss."""
     import torch
@@ -169,6 +159,7 @@ def _estimates(mem, model, real_x, xtr, ytr):
 def run_one(options: dict, epochs: int, seed: int, stream: str, cell: str, hidden: int) -> dict:
     import torch
     torch.set_num_threads(1)
+    from feature_diagnosis import _tensors
     from real_audio import load
     from selfrefresh.runs import build_model, stream_info
     from selfrefresh.runs.loop import accuracy_evaluator, silence_warnings, train_stream

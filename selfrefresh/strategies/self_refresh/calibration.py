@@ -100,31 +100,6 @@ class ClassFeatureStats:
             moved[c] = ((m.double() @ w + b).to(m.dtype), ((wf * wf).T @ v).clamp_min(0.0), basis @ wf)
         self.stats = moved
 
-    def move_blend(self, old_real: Tensor, new_real: Tensor, old_pool: Tensor, new_pool: Tensor,
-                   pool_labels: Tensor, n_inverted: int, ridge: float = 0.1) -> None:
-        """Shift each class's mean by the mean of three estimates of its drift from paired features
-        (N, H) of the same inputs under the old and the current network: the per-class mean drift
-        of the pool's last ``n_inverted`` rows (inverted sequences, labelled (N,) by ``pool_labels``;
-        all the pool's rows when 0), every row weighted by a Gaussian kernel of its old feature's
-        distance to the class mean (Yu et al. 2020), and an affine map fitted on every row."""
-        old = torch.cat([old_real, old_pool]).detach().float().cpu()
-        new = torch.cat([new_real, new_pool]).detach().float().cpu()
-        drift = new - old
-        inv = slice(len(old_real) + len(old_pool) - n_inverted if n_inverted else len(old_real), None)
-        inv_drift, inv_labels = drift[inv], pool_labels.cpu()[-len(drift[inv]):]
-        linear = ClassFeatureStats(self.rank)
-        linear.stats = dict(self.stats)
-        linear.move_linear(old, new, ridge)
-        moved = {}
-        for c, (m, v, b) in self.stats.items():
-            rows = inv_drift[inv_labels == c]
-            d_inv = rows.mean(0) if len(rows) else drift.mean(0)
-            spread = (v.sum() + (b * b).sum()).clamp_min(1e-8)
-            w = torch.exp(-((old - m) ** 2).sum(1) / (2 * spread))
-            d_sdc = (w[:, None] * drift).sum(0) / w.sum().clamp_min(1e-12)
-            moved[c] = (m + (d_inv + d_sdc + (linear.stats[c][0] - m)) / 3, v, b)
-        self.stats = moved
-
     def sample(self, classes: Iterable[int], n: int, device) -> Tuple[Tensor, Tensor]:
         """n features per known class in ``classes`` from its Gaussian: (K * n, H), (K * n,)."""
         feats, labels = [], []

@@ -72,9 +72,7 @@ class SelfRefreshConfig:
             of the current real sequences, semantic drift compensation), ``"pseudo"`` (per class,
             the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
             (an affine map from NET2's features to NET1's fitted on both, moving means, principal
-            directions and variances), or ``"blend"`` (the mean of three estimates of each class's
-            drift: on the inverted sequences of that class, on every sequence weighted by its
-            closeness to the class in NET2's features, and through the affine map).
+            directions and variances).
         prototype_rank: principal directions of each class's feature covariance kept with its mean
             and per-feature variance (0: a diagonal Gaussian); H * (rank + 2) numbers per class.
         align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
@@ -132,7 +130,7 @@ class SelfRefreshConfig:
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
                    "transfer": ("pseudo", "copy"),
-                   "calibrate_on": ("pseudo", "prototypes", "both"), "drift": ("mean", "pseudo", "linear", "blend")}
+                   "calibrate_on": ("pseudo", "prototypes", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)

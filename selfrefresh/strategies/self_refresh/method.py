@@ -63,7 +63,6 @@ class DualMemory:
         self._before = None                 # [(param, its value before the step)] while a step is scaled
         self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
         self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
-        self._n_inverted = 0                # the pool's last rows that _add_inverted made (this experience)
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -118,7 +117,7 @@ class DualMemory:
                 pool = self.pool.batch               # NET1's features of the pool, for the drift and the calibration
                 pool_feats = (features_of(model, pool.x.to(device))
                               if self.storage is not None and pool is not None and not pool.static
-                              and (cfg.drift in ("pseudo", "blend") or cfg.calibrate_steps and cfg.calibrate_on != "prototypes")
+                              and (cfg.drift == "pseudo" or cfg.calibrate_steps and cfg.calibrate_on != "prototypes")
                               else None)
                 if self.storage is not None:
                     self._move_prototypes(model, real_x, feats, pool_feats)
@@ -139,7 +138,6 @@ class DualMemory:
         self.known = known
         self.pool.clear()
         self.teacher.clear()
-        self._n_inverted = 0
         if cfg.seeds == "current" and hasattr(self.generator, "use_seeds"):
             self.generator.use_seeds(None)  # the experience's sequences are not kept
         if hasattr(self.generator, "update"):
@@ -295,13 +293,7 @@ class DualMemory:
         (``"pseudo"``), or through an affine map fitted on both (``"linear"``). ``real_feats``,
         ``pool_feats``: NET1's features of real_x and of the pool's pseudo-sequences when already computed."""
         pseudo = self.pool.batch
-        if self.config.drift == "blend" and pseudo is not None and not pseudo.static:
-            xp = pseudo.x.to(real_x.device)
-            new_real = features_of(model, real_x) if real_feats is None else real_feats
-            new_pool = features_of(model, xp) if pool_feats is None else pool_feats
-            self.prototypes.move_blend(features_of(self.storage, real_x), new_real, features_of(self.storage, xp),
-                                       new_pool, teacher_labels(pseudo.logits, self.known), self._n_inverted)
-        elif self.config.drift == "linear":
+        if self.config.drift == "linear":
             xs = [real_x] + ([pseudo.x.to(real_x.device)] if pseudo is not None and not pseudo.static else [])
             x = torch.cat(xs)
             self.prototypes.move_linear(features_of(self.storage, x), features_of(model, x))
@@ -327,7 +319,6 @@ class DualMemory:
         seeds = real_x[torch.randint(len(real_x), (len(labels),), device=real_x.device)]
         tail = max(1, math.ceil(cfg.invert_tail * real_x.shape[1]))
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
-        self._n_inverted = len(x)
         labels = labels.to(x.device)
         pool = self.pool.batch
         if pool is not None and not pool.static:  # the pool's sequences first, with their teacher labels
