@@ -66,6 +66,7 @@ SCRIPTS: List[Script] = [
     Script("speed", "benchmarks/speed.py",
            ["--parts", "train", "--stream", "fsdd", "--cell", "lstm", "--hidden", "128", "--epochs", "8", "25",
             "--strategies", "naive", "replay", "selfrefresh", "selfrefresh-fast",
+            "--variant", 'selfrefresh-whole-inversion=selfrefresh:{"invert_tail": 1.0}',
             "--variant", 'selfrefresh-no-inversion=selfrefresh:{"invert_steps": 0}',
             "--variant", 'selfrefresh-no-cache=selfrefresh:{"teacher_cache_mb": 0}'],
            ["--parts", "train", "layers", "generate", "--stream", "japanese-vowels", "--strategies", "naive",

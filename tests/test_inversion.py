@@ -88,6 +88,10 @@ def test_inverted_sequences_join_the_pool_labelled_by_their_target_class():
     err0 = F.mse_loss(net.features(seeds[0]), targets).item()
     assert err < 0.5 * err0, (err0, err)
     assert all(any(torch.equal(s, r) for r in real_x) for s in seeds[0])   # seeds are real sequences
+    # invert_tail=0.5 (the default): the first half of each inverted sequence is its seed's, the rest steered
+    assert mem.config.invert_tail == 0.5
+    assert torch.equal(batch.x[6:, :3], seeds[0][:, :3])
+    assert not torch.equal(batch.x[6:, 3:], seeds[0][:, 3:])
 
 
 def test_no_inversion_leaves_the_pool_and_end_experience_uses_it(monkeypatch):
