@@ -131,3 +131,17 @@ def test_truncated_inversion_keeps_the_beginning_and_steers_the_end_toward_the_t
     for bad in (0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="invert_tail"):
             SelfRefreshConfig(invert_tail=bad)
+
+
+def test_frozen_restores_each_flag_and_the_mode_even_after_an_error():
+    from selfrefresh.nn import frozen
+    net = _net()
+    net.train()
+    params = list(net.parameters())
+    params[0].requires_grad_(False)                                  # a flag the user set stays set
+    flags = [p.requires_grad for p in params]
+    with pytest.raises(RuntimeError, match="inside"):
+        with frozen(net):
+            assert not net.training and not any(p.requires_grad for p in net.parameters())
+            raise RuntimeError("inside")
+    assert net.training and [p.requires_grad for p in params] == flags

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_int, require_model
+from ..nn.frozen import frozen
 from .base import PseudoBatch, label_with
 
 __all__ = ["Reverberation", "Noise"]
@@ -240,23 +241,13 @@ class Reverberation(_SeededSource):
 
     def _sample_sequences(self, n: int) -> PseudoBatch:
         net = self._network()
-        was_training = net.training
-        net.eval()
-        try:
+        with frozen(net):
             x = self._seed_sequences(n)
             target = self._target_classes(n)
             if target is not None and self.steer_steps:
                 with torch.enable_grad():
-                    for p in net.parameters():
-                        p.requires_grad_(False)
-                    try:
-                        x = self._steer(net, x, target)
-                    finally:
-                        for p in net.parameters():
-                            p.requires_grad_(True)
+                    x = self._steer(net, x, target)
             x = self.reverberate(x)
-        finally:
-            net.train(was_training)
         return label_with(net, x, classes=target)
 
     # -- static (item, context) patterns ------------------------------------------------------

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ...nn.frozen import frozen
+
 __all__ = ["invert_features"]
 
 
@@ -42,12 +44,7 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
         return seeds.detach().clone()
     cut = 0 if grad_steps is None or grad_steps >= seeds.shape[1] else seeds.shape[1] - grad_steps
     x = seeds[:, cut:].detach().clone().requires_grad_(True)
-    flags = [p.requires_grad for p in network.parameters()]
-    was_training = network.training
-    network.eval()
-    for p in network.parameters():
-        p.requires_grad_(False)
-    try:
+    with frozen(network):
         state = None
         if cut:
             with torch.no_grad():
@@ -59,8 +56,4 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
                 out, _ = network.rnn(x, state)
                 F.mse_loss(out[:, -1], targets.detach()).backward()
                 opt.step()
-    finally:
-        for p, f in zip(network.parameters(), flags):
-            p.requires_grad_(f)
-        network.train(was_training)
     return torch.cat([seeds[:, :cut].detach(), x.detach()], dim=1)
