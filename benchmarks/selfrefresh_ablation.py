@@ -48,6 +48,8 @@ VARIANTS = {
     "no LwF on real data (real_distill_weight=0)": ("selfrefresh", {"real_distill_weight": 0.0}),
     "no head calibration (calibrate_steps=0)": ("selfrefresh", {"calibrate_steps": 0}),
     "no feature distillation on pseudo-sequences (feature_weight=0)": ("selfrefresh", {"feature_weight": 0.0}),
+    "no inversion of the old classes' statistics (invert_steps=0)": ("selfrefresh", {"invert_steps": 0}),
+    "inversion of the whole sequence (invert_tail=1)": ("selfrefresh", {"invert_tail": 1.0}),
     "calibration on pseudo-sequences only (calibrate_on='pseudo')": ("selfrefresh", {"calibrate_on": "pseudo"}),
     "calibration on feature statistics only (calibrate_on='prototypes')": ("selfrefresh",
                                                                             {"calibrate_on": "prototypes"}),
