@@ -59,13 +59,10 @@ def _invert_auto(network, seeds, targets, steps, lr, tail, weight):
     """invert_features with NET2's auto-associative reconstruction error added to the loss."""
     import torch
     from torch.nn import functional as F
+    from selfrefresh.nn import frozen
     cut = seeds.shape[1] - tail
     x = seeds[:, cut:].detach().clone().requires_grad_(True)
-    flags = [p.requires_grad for p in network.parameters()]
-    network.eval()
-    for p in network.parameters():
-        p.requires_grad_(False)
-    try:
+    with frozen(network):
         with torch.no_grad():
             _, state = network.rnn(seeds[:, :cut]) if cut else (None, None)
         opt = torch.optim.Adam([x], lr=lr)
@@ -76,9 +73,6 @@ def _invert_auto(network, seeds, targets, steps, lr, tail, weight):
                 loss = F.mse_loss(out.features[:, -1], targets) + weight * F.mse_loss(out.recon, out.recon_target)
                 loss.backward()
                 opt.step()
-    finally:
-        for p, f in zip(network.parameters(), flags):
-            p.requires_grad_(f)
     return torch.cat([seeds[:, :cut], x.detach()], dim=1)
 
 
@@ -86,16 +80,16 @@ def _estimates(mem, model, real_x, xtr, ytr):
     """Every estimator's drift per old class, and the truth, at the end of one experience."""
     import torch
     from selfrefresh.strategies.self_refresh.calibration import features_of, teacher_labels
-    from selfrefresh.strategies.self_refresh.inversion import invert_features  # noqa: F401 (the default's)
     net2, cfg = mem.storage, mem.config
     old = [c for c in torch.nonzero(mem.known).flatten().tolist() if c in mem.prototypes.stats]
     pool = mem.pool.batch
     labels = teacher_labels(pool.logits, mem.known)
     n_inv = cfg.invert_per_class * len(old) if cfg.invert_steps else 0
     n_pool = len(pool.x) - n_inv
-    drift = features_of(model, pool.x) - features_of(net2, pool.x)
-    real_drift = features_of(model, real_x) - features_of(net2, real_x)
-    z_all = torch.cat([features_of(net2, real_x), features_of(net2, pool.x)])
+    f1_pool, f2_pool = features_of(model, pool.x), features_of(net2, pool.x)
+    f1_real, f2_real = features_of(model, real_x), features_of(net2, real_x)
+    drift, real_drift = f1_pool - f2_pool, f1_real - f2_real
+    z_all = torch.cat([f2_real, f2_pool])
     d_all = torch.cat([real_drift, drift])
 
     def per_class(d, lab, c):
@@ -103,7 +97,7 @@ def _estimates(mem, model, real_x, xtr, ytr):
         return rows.mean(0) if len(rows) else d.mean(0)
 
     est = {name: {} for name in ESTIMATORS}
-    # the inversion again with the auto-associative term, from the same kind of seeds and targets
+    # the inversion again (auto-associative term of weight 1 or 10, none, or from noise seeds)
     auto = {}
     tail = max(1, math.ceil(cfg.invert_tail * real_x.shape[1]))
     mu, sd = real_x.mean((0, 1)), real_x.std((0, 1))
@@ -116,10 +110,8 @@ def _estimates(mem, model, real_x, xtr, ytr):
                          real_x.shape[1] if w == "noise" else tail, 0.0 if w == "noise" else w)
         auto[w] = (features_of(model, x) - features_of(net2, x), lab,
                    features_of(model, seeds) - features_of(net2, seeds))
-    z_real = features_of(net2, real_x)
     lin = copy.deepcopy(mem.prototypes)
-    lin.move_linear(torch.cat([z_real, features_of(net2, pool.x)]),
-                    torch.cat([features_of(model, real_x), features_of(model, pool.x)]))
+    lin.move_linear(z_all, torch.cat([f1_real, f1_pool]))
     for c in old:
         mean, var, basis = mem.prototypes.stats[c]
         est["linear"][c] = lin.stats[c][0] - mean

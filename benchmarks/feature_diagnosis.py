@@ -166,11 +166,11 @@ def main(argv=None):
     p.add_argument("--out", default="benchmarks/results/memory_search/diagnosis")
     a = p.parse_args(argv)
     jobs, names = [], []
+    cell, hidden = a.model.split(":")
     for spec in a.rows:
         name, sep, opts = spec.partition("=")
         kind, options = ("selfrefresh", json.loads(opts)) if sep else (name, {})
         names.append(name)
-        cell, hidden = a.model.split(":")
         jobs += [(name, (kind, options, a.epochs, seed, a.stream, cell, int(hidden))) for seed in a.seeds]
     t = time.perf_counter()
     if a.workers > 1:
