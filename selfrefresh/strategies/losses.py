@@ -96,7 +96,7 @@ def soft_target_loss(student_logits: Tensor, target_probs: Tensor, temperature: 
     return -terms.sum(1).mean() * temperature ** 2
 
 
-def current_classes_ce(logits: Tensor, y: Tensor, classes: Tensor, label_smoothing: float = 0.0) -> Tensor:
+def current_classes_ce(logits: Tensor, y: Tensor, classes: Tensor) -> Tensor:
     """Cross-entropy restricted to the outputs of ``classes`` (separated softmax, Ahn et al. 2021).
 
     logits (N, C), y (N,) with labels in ``classes`` (K,) -> scalar.
@@ -122,7 +122,7 @@ def current_classes_ce(logits: Tensor, y: Tensor, classes: Tensor, label_smoothi
     if bool((target < 0).any()):
         raise ValueError(f"{who}: labels {sorted(set(y[target < 0].tolist()))} are not among classes "
                          f"{classes.tolist()}")
-    return F.cross_entropy(logits[:, classes], target, label_smoothing=label_smoothing)
+    return F.cross_entropy(logits[:, classes], target)
 
 
 class PaddedCrossEntropyLoss(nn.CrossEntropyLoss):

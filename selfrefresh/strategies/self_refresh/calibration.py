@@ -100,20 +100,15 @@ class ClassFeatureStats:
             moved[c] = ((m.double() @ w + b).to(m.dtype), ((wf * wf).T @ v).clamp_min(0.0), basis @ wf)
         self.stats = moved
 
-    def sample(self, classes: Iterable[int], n: int, device, spread: float = 1.0,
-               jitter: float = 0.0) -> Tuple[Tensor, Tensor]:
-        """n features per known class in ``classes`` from its Gaussian: (K * n, H), (K * n,).
-        ``spread`` scales the Gaussian's deviations; ``jitter`` adds isotropic noise of that
-        fraction of the mean's norm (per feature: divided by sqrt(H))."""
+    def sample(self, classes: Iterable[int], n: int, device) -> Tuple[Tensor, Tensor]:
+        """n features per known class in ``classes`` from its Gaussian: (K * n, H), (K * n,)."""
         feats, labels = [], []
         for c in classes:
             if c in self.stats:
                 mean, var, basis = (t.to(device) for t in self.stats[c])
-                f = mean + spread * torch.randn(n, len(mean), device=device) * var.sqrt()
+                f = mean + torch.randn(n, len(mean), device=device) * var.sqrt()
                 if len(basis):
-                    f = f + spread * torch.randn(n, len(basis), device=device) @ basis
-                if jitter:
-                    f = f + torch.randn(n, len(mean), device=device) * (jitter * mean.norm() / math.sqrt(len(mean)))
+                    f = f + torch.randn(n, len(basis), device=device) @ basis
                 feats.append(f)
                 labels.append(torch.full((n,), int(c), dtype=torch.long))
         if not feats:

@@ -36,16 +36,11 @@ class SelfRefreshConfig:
         transition_fraction: with ``"transitions"``, the fraction of N * T transitions used.
         pseudo_grad_steps: backpropagate the sequence pseudo loss through the last k steps only.
         temperature: distillation temperature (> 0).
-        mean_feature_weight: weight of a class-mean drift loss on pseudo-sequences: per class (NET2's
-            argmax), the mean over the minibatch of NET1's minus NET2's final features is pulled
-            to zero (the old classes' means held, not each sequence's features).
         distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo losses
             on class outputs, auto outputs, hidden features, next context (static patterns).
     Real data:
         real_loss: ``"all"`` (cross-entropy over every output) or ``"current"`` (over the current
             experience's classes once old ones exist: separated softmax).
-        real_label_smoothing: label smoothing of the real cross-entropy (``first_too``: also in the
-            first experience).
         real_auto_weight: weight of the auto (reconstruction) loss on real data.
         real_distill_weight: weight of the LwF term on real data: NET1's outputs over the classes
             NET2 knows match NET2's (tempered) outputs on the current real sequences.
@@ -78,10 +73,6 @@ class SelfRefreshConfig:
             the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
             (an affine map from NET2's features to NET1's fitted on both, moving means, principal
             directions and variances).
-        calibrate_spread: the old classes' features drawn from their statistics for the calibration
-            are spread this many times their kept spread around the kept mean, and ``calibrate_jitter``
-            adds isotropic noise of that fraction of each mean's norm (per feature: / sqrt(H)): room
-            for the error of the moved means; 1 and 0: as kept.
         prototype_rank: principal directions of each class's feature covariance kept with its mean
             and per-feature variance (0: a diagonal Gaussian); H * (rank + 2) numbers per class.
         align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
@@ -113,10 +104,7 @@ class SelfRefreshConfig:
     auto_weight: float = 1.0
     feature_weight: float = 1.0
     context_weight: float = 1.0
-    mean_feature_weight: float = 0.0
     real_loss: str = "current"
-    real_label_smoothing: float = 0.0
-    smoothing_first_too: bool = False
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
@@ -130,10 +118,6 @@ class SelfRefreshConfig:
     invert_lr: float = 0.1
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
-    calibrate_spread: float = 1.0
-    calibrate_pool: bool = True
-    drift_pool: bool = True
-    calibrate_jitter: float = 0.0
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -153,7 +137,7 @@ class SelfRefreshConfig:
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
                      "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
-                     "teacher_cache_mb", "mean_feature_weight", "calibrate_spread", "calibrate_jitter"):
+                     "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")

@@ -267,9 +267,8 @@ class DualMemory:
     def real_class_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""
         if self.config.real_loss == "current" and self.storage is not None and self.current is not None:
-            return current_classes_ce(logits, y, self.current.to(logits.device), self.config.real_label_smoothing)
-        return F.cross_entropy(logits, y, label_smoothing=self.config.real_label_smoothing
-                               if self.config.smoothing_first_too else 0.0)
+            return current_classes_ce(logits, y, self.current.to(logits.device))
+        return F.cross_entropy(logits, y)
 
     def real_distill_loss(self, logits: Tensor, teacher_logits: Tensor) -> Tensor:
         """LwF on real data: NET1's outputs over NET2's classes match NET2's (scalar)."""
@@ -302,8 +301,7 @@ class DualMemory:
             x = pseudo.x.to(real_x.device)
             labels = teacher_labels(pseudo.logits, self.known)
             new = features_of(model, x) if pool_feats is None else pool_feats
-            k = 0 if self.config.drift_pool else getattr(self, "_n_reverb", 0)
-            self.prototypes.move_per_class(new[k:] - features_of(self.storage, x[k:]), labels[k:])
+            self.prototypes.move_per_class(new - features_of(self.storage, x), labels)
         else:
             new = features_of(model, real_x) if real_feats is None else real_feats
             self.prototypes.move(new - features_of(self.storage, real_x))
@@ -323,9 +321,7 @@ class DualMemory:
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
         labels = labels.to(x.device)
         pool = self.pool.batch
-        self._n_reverb = 0
         if pool is not None and not pool.static:  # the pool's sequences first, with their teacher labels
-            self._n_reverb = len(pool.x)
             x = torch.cat([pool.x.to(x.device), x])
             labels = torch.cat([teacher_labels(pool.logits, self.known).to(x.device), labels])
         logits = torch.full((len(x), len(self.known)), -1e4, device=x.device)  # one-hot: what is read is the label
@@ -349,11 +345,10 @@ class DualMemory:
             pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
             if not pseudo.static:
                 from_pool = pool_feats is not None and pseudo is self.pool.batch
-                k = 0 if cfg.calibrate_pool else getattr(self, "_n_reverb", 0)
-                feats.append((pool_feats if from_pool else features_of(model, pseudo.x.to(real_x.device)))[k:])
-                labels.append(teacher_labels(pseudo.logits, self.known).to(real_y.device)[k:])
+                feats.append(pool_feats if from_pool else features_of(model, pseudo.x.to(real_x.device)))
+                labels.append(teacher_labels(pseudo.logits, self.known).to(real_y.device))
         if cfg.calibrate_on in ("prototypes", "both"):
-            f, y = self.prototypes.sample(old, per_class, real_x.device, cfg.calibrate_spread, cfg.calibrate_jitter)
+            f, y = self.prototypes.sample(old, per_class, real_x.device)
             if len(y):
                 feats.append(f)
                 labels.append(y.to(real_y.device))

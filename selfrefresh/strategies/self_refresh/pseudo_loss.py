@@ -41,20 +41,7 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
         loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
     if out is not None and batch.features is not None and cfg.feature_weight:
         loss = loss + cfg.feature_weight * F.mse_loss(out.features, batch.features)
-    if out is not None and batch.features is not None and cfg.mean_feature_weight:
-        loss = loss + cfg.mean_feature_weight * class_mean_drift(out.features[:, -1], batch.features[:, -1],
-                                                                 target.argmax(1))
     return loss
-
-
-def class_mean_drift(student: Tensor, teacher: Tensor, labels: Tensor) -> Tensor:
-    """Mean over classes of the squared per-class mean of (student - teacher) features (N, H),
-    divided by H: zero when every class's features moved by nothing on average (scalar)."""
-    d = student - teacher
-    classes, idx = labels.unique(return_inverse=True)
-    sums = d.new_zeros(len(classes), d.shape[1]).index_add(0, idx, d)
-    counts = torch.bincount(idx, minlength=len(classes)).to(d.dtype)
-    return ((sums / counts[:, None]) ** 2).mean()
 
 
 def truncates(cfg, steps: int) -> bool:
