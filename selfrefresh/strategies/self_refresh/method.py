@@ -252,21 +252,11 @@ class DualMemory:
             t_features, t_logits = self.teacher(self.storage, x, self._teacher_outputs)
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
-            if cfg.real_feature_weight and cfg.real_feature_focus and len(self.prototypes):
-                per = ((out.features - t_features) ** 2).mean(dim=(1, 2))
-                loss = loss + cfg.real_feature_weight * (self._focus(t_features[:, -1]) * per).mean()
-            elif cfg.real_feature_weight:
+            if cfg.real_feature_weight:
                 loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
-
-    @torch.no_grad()
-    def _focus(self, f: Tensor) -> Tensor:
-        """(B,) weights of mean 1, larger for sequences whose NET2 features f (B, H) lie near an old class's mean."""
-        means = torch.stack([m for m, _, _ in self.prototypes.stats.values()]).to(f)
-        d = torch.cdist(f, means).min(1).values
-        return len(f) * torch.softmax(-self.config.real_feature_focus * d / d.median().clamp_min(1e-8), 0)
 
     @torch.no_grad()
     def _teacher_outputs(self, x: Tensor):
