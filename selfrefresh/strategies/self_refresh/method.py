@@ -222,9 +222,7 @@ class DualMemory:
             b = len(x)
             parts = [(t[:b], t[b:]) for t in (out.logits, out.step_logits, out.features, out.recon,
                                               out.recon_target)]
-            final = out.final_state
-            real_final = tuple(f[:, :b] for f in final) if isinstance(final, tuple) else None
-            real_out = type(out)(*[p[0] for p in parts], real_final)
+            real_out = type(out)(*[p[0] for p in parts], None)
             pseudo_out = type(out)(*[p[1] for p in parts], None)
         else:
             # static (item, context) patterns need an auto head that also reconstructs contexts
@@ -256,10 +254,6 @@ class DualMemory:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
                 loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
-        if cfg.real_cell_weight and self.storage is not None and isinstance(out.final_state, tuple):
-            with torch.no_grad():
-                _, (_, t_cell) = self.storage.rnn(x)
-            loss = loss + cfg.real_cell_weight * F.mse_loss(out.final_state[1], t_cell)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
