@@ -108,8 +108,6 @@ class SelfRefreshConfig:
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
-    late_feature_weight: float = 0.0
-    late_after_epochs: int = 8
     teacher_cache_mb: float = 256.0
     calibrate_steps: int = 100
     calibrate_lr: float = 1e-2

@@ -79,7 +79,6 @@ class DualMemory:
         self._mb_size, self._epochs = mb_size, epochs
         self.pool.clear()
         self.teacher.clear()
-        self._epoch = -1
         if self.storage is None:
             return
         self._configure_generator(self.storage, self.known, real_x)
@@ -87,7 +86,6 @@ class DualMemory:
             self._refill()
 
     def begin_epoch(self) -> None:
-        self._epoch = getattr(self, "_epoch", -1) + 1
         if self.storage is not None and self.config.regenerate == "epoch":
             self._refill()
 
@@ -254,11 +252,8 @@ class DualMemory:
             t_features, t_logits = self.teacher(self.storage, x, self._teacher_outputs)
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
-            w = cfg.real_feature_weight
-            if cfg.late_feature_weight and getattr(self, "_epoch", 0) >= cfg.late_after_epochs:
-                w = cfg.late_feature_weight
-            if w:
-                loss = loss + w * F.mse_loss(out.features, t_features)
+            if cfg.real_feature_weight:
+                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
