@@ -71,8 +71,9 @@ class SelfRefreshConfig:
         drift: how the old classes' statistics follow NET1's features: ``"mean"`` (the mean drift
             of the current real sequences, semantic drift compensation), ``"pseudo"`` (per class,
             the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
-            (an affine map from NET2's features to NET1's fitted on both, moving means, principal
-            directions and variances).
+            (default: an affine map from NET2's features to NET1's, fitted by ridge regression on
+            the current real sequences and the pool's pseudo- and inverted sequences, moving
+            means, principal directions and variances).
         prototype_rank: principal directions of each class's feature covariance kept with its mean
             and per-feature variance (0: a diagonal Gaussian); H * (rank + 2) numbers per class.
         align_weights: weight aligning (Zhao et al. 2020): rescale the new classes' head rows to
@@ -112,7 +113,7 @@ class SelfRefreshConfig:
     calibrate_steps: int = 100
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
-    drift: str = "pseudo"
+    drift: str = "linear"
     invert_steps: int = 20
     invert_per_class: int = 10
     invert_lr: float = 0.1
