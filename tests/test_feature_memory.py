@@ -212,6 +212,11 @@ def test_the_drift_option_picks_how_the_statistics_move(drift, called, monkeypat
         assert args[0].shape == (6, 8) and set(args[1].tolist()) <= {0, 1}
     else:                             # old and new features of the real and pseudo sequences
         assert args[0].shape == args[1].shape == (10, 8)
+        # NET1's features already computed by end_experience are used as given, not computed again
+        real_feats, pool_feats = torch.zeros(4, 8), torch.ones(6, 8)
+        mem._move_prototypes(net, real_x, real_feats, pool_feats)
+        assert torch.equal(calls[1][1][1], torch.cat([real_feats, pool_feats]))
+        assert torch.equal(calls[1][1][0], args[0])  # NET2's side unchanged
 
 
 @pytest.mark.parametrize("bad", [{"distill_weight": float("inf")}, {"real_feature_weight": float("nan")},

@@ -294,9 +294,13 @@ class DualMemory:
         ``pool_feats``: NET1's features of real_x and of the pool's pseudo-sequences when already computed."""
         pseudo = self.pool.batch
         if self.config.drift == "linear":
-            xs = [real_x] + ([pseudo.x.to(real_x.device)] if pseudo is not None and not pseudo.static else [])
-            x = torch.cat(xs)
-            self.prototypes.move_linear(features_of(self.storage, x), features_of(model, x))
+            with_pool = pseudo is not None and not pseudo.static
+            x = torch.cat([real_x, pseudo.x.to(real_x.device)]) if with_pool else real_x
+            if real_feats is None or (with_pool and pool_feats is None):
+                new = features_of(model, x)
+            else:
+                new = torch.cat([real_feats, pool_feats]) if with_pool else real_feats
+            self.prototypes.move_linear(features_of(self.storage, x), new)
         elif self.config.drift == "pseudo" and pseudo is not None and not pseudo.static:
             x = pseudo.x.to(real_x.device)
             labels = teacher_labels(pseudo.logits, self.known)
