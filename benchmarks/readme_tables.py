@@ -69,7 +69,7 @@ SCRIPTS: List[Script] = [
             "--variant", 'selfrefresh-whole-inversion=selfrefresh:{"invert_tail": 1.0}',
             "--variant", 'selfrefresh-no-inversion=selfrefresh:{"invert_steps": 0}',
             "--variant", 'selfrefresh-no-cache=selfrefresh:{"teacher_cache_mb": 0}',
-            "--variant", 'selfrefresh-pseudo-drift=selfrefresh:{"drift": "pseudo"}'],
+            "--variant", 'selfrefresh-no-warmup=selfrefresh:{"warmup_steps": 0}'],
            ["--parts", "train", "layers", "generate", "--stream", "japanese-vowels", "--strategies", "naive",
             "selfrefresh", "--epochs", "1", "--repeat", "1", "--hidden", "8", "--out", "{out}.md"],
            "speed.md", threads=1, minutes="8"),

@@ -234,3 +234,64 @@ def test_config_accepts_every_documented_choice():
         assert SelfRefreshConfig(drift=drift).drift == drift
     with pytest.raises(ValueError, match="already makes \\(item, context\\) patterns"):
         SelfRefreshConfig(generator="static", pseudo_learning="transitions")
+
+
+def test_head_warm_up_trains_only_the_new_classes_rows_on_frozen_features():
+    """warmup_steps: before the experience's training, the new classes' head rows learn to separate
+    the experience's real sequences on NET1's features; the old rows and the encoder stay as they are."""
+    from selfrefresh.strategies.losses import current_classes_ce
+    from selfrefresh.strategies.self_refresh.calibration import features_of
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    mem = DualMemory(SelfRefreshConfig(warmup_steps=50, regenerate="step", seed=0))  # no pool to fill here
+    mem.storage = copy.deepcopy(net).eval()
+    mem.known = torch.tensor([True, True, False, False])
+    x = torch.randn(40, 5, 3)
+    y = torch.tensor([2, 3] * 20)
+    x[y == 2] += 1.0  # two separable new classes
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    cur = torch.tensor([2, 3])
+    loss0 = current_classes_ce(net.classifier(features_of(net, x)), y, cur).item()
+    mem.begin_experience(net, [2, 3], n_train=40, mb_size=16, epochs=1, real_x=x, real_y=y)
+    loss1 = current_classes_ce(net.classifier(features_of(net, x)), y, cur).item()
+    assert loss1 < 0.7 * loss0, (loss0, loss1)
+    w, b = net.classifier.weight, net.classifier.bias
+    assert torch.equal(w[:2], before["classifier.weight"][:2]) and torch.equal(b[:2], before["classifier.bias"][:2])
+    assert not torch.allclose(w[2:], before["classifier.weight"][2:])
+    for n, p in net.named_parameters():
+        if not n.startswith("classifier"):
+            assert torch.equal(p, before[n]), n
+    # no warm-up before the first experience (nothing to protect) nor when it is off
+    fresh = AutoHeteroRNN(3, 8, 4, cell="gru")
+    w0 = fresh.classifier.weight.detach().clone()
+    DualMemory(SelfRefreshConfig(warmup_steps=50)).begin_experience(fresh, [0, 1], 40, 16, 1, real_x=x, real_y=y - 2)
+    assert torch.equal(fresh.classifier.weight, w0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        SelfRefreshConfig(warmup_steps=-1)
+
+
+def test_the_method_draws_from_its_own_generator_not_torchs_global_one():
+    """The pool's order, the statistics' samples and the inversion's seeds come from the method's
+    generator (seeded by the config): the global RNG is left as it was, and the same seed draws the same."""
+    from selfrefresh.generators.base import PseudoBatch
+
+    def run(seed):
+        torch.manual_seed(123)
+        net = AutoHeteroRNN(3, 8, 4, cell="gru")
+        mem = DualMemory(SelfRefreshConfig(seed=seed, invert_steps=2, invert_per_class=3))
+        mem.storage = copy.deepcopy(net).eval()
+        mem.known = torch.tensor([True, True, False, False])
+        mem.current = torch.tensor([2, 3])
+        mem.prototypes.record(torch.randn(20, 8), torch.tensor([0, 1] * 10))
+        mem.pool.batch = PseudoBatch(x=torch.randn(6, 5, 3), logits=torch.randn(6, 4))
+        real_x, real_y = torch.randn(8, 5, 3), torch.tensor([2, 3] * 4)
+        state = torch.random.get_rng_state()
+        mem._add_inverted(real_x)
+        taken = [mem.pool.take(4).x for _ in range(3)] + [mem.pool.take(40).x]
+        mem._calibrate_head(net, real_x, real_y)
+        assert torch.equal(torch.random.get_rng_state(), state)
+        return torch.cat([t.reshape(-1) for t in taken]), net.classifier.weight.detach().clone()
+
+    a, b, c = run(0), run(0), run(1)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])

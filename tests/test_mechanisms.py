@@ -325,11 +325,11 @@ def test_observe_records_the_sequence_length_only_when_the_generator_lacks_one()
     assert not hasattr(user.generator, "seq_len")
 
 
-def test_plugin_samples_the_experience_for_current_seeds_even_without_calibration():
+def test_plugin_samples_the_experience_for_current_seeds_even_without_calibration_or_warm_up():
     from selfrefresh.strategies import SelfRefreshPlugin
     _, _, s = _host(0)
     for seeds, sampled in (("current", True), ("noise", False)):
-        plugin = SelfRefreshPlugin(seeds=seeds, calibrate_steps=0, generator_kwargs={"seq_len": 5})
+        plugin = SelfRefreshPlugin(seeds=seeds, calibrate_steps=0, warmup_steps=0, generator_kwargs={"seq_len": 5})
         plugin.before_training_exp(s)
         assert (plugin._real is not None) is sampled
 

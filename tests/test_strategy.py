@@ -43,11 +43,12 @@ class _Grow(SelfRefreshPlugin):
         super().__init__(**{**PRESETS["selfrefresh-plain"], "pseudo_ratio": 0.0, "real_auto_weight": 0.0})
 
 
-@pytest.mark.parametrize("preset,margin", [("selfrefresh", 0.15), ("selfrefresh-plain", 0.3)])
+@pytest.mark.parametrize("preset,margin", [("selfrefresh", 0.1), ("selfrefresh-plain", 0.3)])
 def test_selfrefresh_forgets_less_than_naive(toy_stream, preset, margin):
-    """Margins measured on this toy stream: the default keeps 0.37 of experience 0 where Naive keeps
-    0.18; the plain preset (the 2025 default) keeps more here (but far less on real data:
-    docs/memory.md)."""
+    """Margins measured on this toy stream: the default keeps 0.30 of experience 0 where Naive keeps
+    0.18 (0.52 without the head's warm-up, which trades some of it for the new classes here: 1.00
+    against 0.93; seeds 0-3 keep 0.23-0.33 against Naive's 0.00-0.18); the plain preset (the 2025
+    default) keeps more here (but far less on real data: docs/memory.md)."""
     from selfrefresh.strategies.self_refresh import PRESETS
     _, naive = _train("naive", toy_stream)
     s, refresh = _train("selfrefresh", toy_stream, **PRESETS[preset])
@@ -56,6 +57,7 @@ def test_selfrefresh_forgets_less_than_naive(toy_stream, preset, margin):
     assert refresh[0] > naive[0] + margin, (naive, refresh)
     # and learns the new classes nearly as well as Naive does (margin 0.15)
     assert refresh[1] > naive[1] - 0.15, (naive, refresh)
+    assert np.mean(refresh) > np.mean(naive) + 0.1, (naive, refresh)
     assert s.storage is not None and s.storage.num_classes == 4
     assert s.refresh.known.tolist() == [True, True, True, True]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from typing import Iterable, Sequence, Tuple
+from typing import Iterable, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -100,15 +100,18 @@ class ClassFeatureStats:
             moved[c] = ((m.double() @ w + b).to(m.dtype), ((wf * wf).T @ v).clamp_min(0.0), basis @ wf)
         self.stats = moved
 
-    def sample(self, classes: Iterable[int], n: int, device) -> Tuple[Tensor, Tensor]:
-        """n features per known class in ``classes`` from its Gaussian: (K * n, H), (K * n,)."""
+    def sample(self, classes: Iterable[int], n: int, device,
+               generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        """n features per known class in ``classes`` from its Gaussian: (K * n, H), (K * n,).
+        ``generator``: a CPU ``torch.Generator`` for the draws (None: torch's global one)."""
         feats, labels = [], []
         for c in classes:
             if c in self.stats:
                 mean, var, basis = (t.to(device) for t in self.stats[c])
-                f = mean + torch.randn(n, len(mean), device=device) * var.sqrt()
+                noise = torch.randn(n, len(mean) + len(basis), generator=generator).to(device=device, dtype=mean.dtype)
+                f = mean + noise[:, :len(mean)] * var.sqrt()
                 if len(basis):
-                    f = f + torch.randn(n, len(basis), device=device) @ basis
+                    f = f + noise[:, len(mean):] @ basis
                 feats.append(f)
                 labels.append(torch.full((n,), int(c), dtype=torch.long))
         if not feats:

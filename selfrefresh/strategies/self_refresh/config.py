@@ -86,6 +86,9 @@ class SelfRefreshConfig:
         encoder_lr_scale: every optimizer step of NET1's layers below the class head is scaled by
             this (a slow encoder: the features old classes rely on move less; the head keeps its
             full step); 1: no scaling.
+        warmup_steps: before the experience's training, full-batch Adam steps (``calibrate_lr``) of
+            the new classes' head rows alone on NET1's frozen features of the experience's real
+            sequences, so that the first steps' errors reach the encoder smaller; 0: none.
         seed: seed of the pseudo-pattern generator.
     """
     generator: Union[str, object] = "reverberation"
@@ -119,6 +122,7 @@ class SelfRefreshConfig:
     invert_lr: float = 0.1
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
+    warmup_steps: int = 100
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -149,7 +153,7 @@ class SelfRefreshConfig:
         v = self.encoder_lr_scale
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
             raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")
-        for name in ("pool_per_class", "calibrate_steps", "transfer_steps", "prototype_rank", "invert_steps",
+        for name in ("pool_per_class", "calibrate_steps", "warmup_steps", "transfer_steps", "prototype_rank", "invert_steps",
                      "invert_per_class"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -183,7 +187,7 @@ class SelfRefreshConfig:
 # per minibatch, each weighing twice. "selfrefresh-papers": NET2 learns NET1's pseudo-patterns
 # (Ans & Rousset's transfer) instead of copying its weights. "selfrefresh-plain": the dual network
 # without the class-incremental additions (noise seeds, cross-entropy over all outputs, no
-# distillation on real data, no calibration): the library's default until 2026-11.
+# distillation on real data, no calibration, no head warm-up): the library's default until 2026-11.
 # "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source.
 # The feature memory of the first real-speech default (morning of 2026-11-30): no inversion.
 _DIAGONAL_MEMORY = {"drift": "mean", "prototype_rank": 0, "invert_steps": 0}
@@ -193,8 +197,9 @@ PRESETS = {
     "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0, "feature_weight": 2.0},
     # the papers' transfer, with the feature memory it was measured with (diagonal statistics
     # moved by the mean drift): ~200x Naive's time, so not rerun at each default
-    "selfrefresh-papers": {"transfer": "pseudo", **_DIAGONAL_MEMORY},
+    "selfrefresh-papers": {"transfer": "pseudo", "warmup_steps": 0, **_DIAGONAL_MEMORY},
     "selfrefresh-plain": {"seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
-                          "real_feature_weight": 0.0, "calibrate_steps": 0, "invert_steps": 0},
+                          "real_feature_weight": 0.0, "calibrate_steps": 0, "invert_steps": 0,
+                          "warmup_steps": 0},
     "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
 }

@@ -57,7 +57,9 @@ class DualMemory:
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
         self.prototypes = ClassFeatureStats(config.prototype_rank)  # per-class mean/variance of NET1's features
-        self.pool = PseudoPool()
+        # the method's own draws (pool order, statistics' samples, inversion seeds): no global RNG
+        self.rng = torch.Generator().manual_seed(config.seed + 1)
+        self.pool = PseudoPool(self.rng)
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
         self._before = None                 # [(param, its value before the step)] while a step is scaled
@@ -66,10 +68,11 @@ class DualMemory:
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
-                         epochs: int, real_x: Optional[Tensor] = None) -> None:
+                         epochs: int, real_x: Optional[Tensor] = None, real_y: Optional[Tensor] = None) -> None:
         """Before training on an experience of ``n_train`` sequences of ``classes``.
 
-        ``real_x`` (N, T, F): some of the experience's sequences (seeds with ``seeds="current"``).
+        ``real_x`` (N, T, F), ``real_y`` (N,): some of the experience's sequences (seeds with
+        ``seeds="current"``; the head's warm-up).
         """
         if n_train == 0:
             raise ValueError("SelfRefresh: the experience has no training data")
@@ -81,6 +84,8 @@ class DualMemory:
         self.teacher.clear()
         if self.storage is None:
             return
+        if self.config.warmup_steps and real_x is not None and real_y is not None:
+            self._warm_up_head(model, real_x, real_y)
         self._configure_generator(self.storage, self.known, real_x)
         if self.config.regenerate == "experience":
             self._refill()
@@ -317,10 +322,10 @@ class DualMemory:
         the class its target was drawn from."""
         cfg = self.config
         old = [c for c in torch.nonzero(self.known).flatten().tolist() if c in self.prototypes.stats]
-        targets, labels = self.prototypes.sample(old, cfg.invert_per_class, real_x.device)
+        targets, labels = self.prototypes.sample(old, cfg.invert_per_class, real_x.device, self.rng)
         if not len(labels):
             return
-        seeds = real_x[torch.randint(len(real_x), (len(labels),), device=real_x.device)]
+        seeds = real_x[torch.randint(len(real_x), (len(labels),), generator=self.rng).to(real_x.device)]
         tail = max(1, math.ceil(cfg.invert_tail * real_x.shape[1]))
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
         labels = labels.to(x.device)
@@ -352,11 +357,37 @@ class DualMemory:
                 feats.append(pool_feats if from_pool else features_of(model, pseudo.x.to(real_x.device)))
                 labels.append(teacher_labels(pseudo.logits, self.known).to(real_y.device))
         if cfg.calibrate_on in ("prototypes", "both"):
-            f, y = self.prototypes.sample(old, per_class, real_x.device)
+            f, y = self.prototypes.sample(old, per_class, real_x.device, self.rng)
             if len(y):
                 feats.append(f)
                 labels.append(y.to(real_y.device))
         calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr)
+
+    def _warm_up_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
+        """Train the new classes' head rows alone on NET1's frozen features of the experience's
+        real sequences (cross-entropy over the new classes) before the encoder moves."""
+        head = getattr(model, "classifier", None)
+        if not isinstance(head, nn.Linear) or not hasattr(model, "features"):
+            return
+        dev = head.weight.device
+        feats = features_of(model, real_x.to(dev))
+        cur = self.current.to(dev)
+        sub = nn.Linear(head.in_features, len(cur), bias=head.bias is not None).to(dev)
+        with torch.no_grad():
+            sub.weight.copy_(head.weight[cur])
+            if head.bias is not None:
+                sub.bias.copy_(head.bias[cur])
+        remap = torch.full((head.out_features,), -1, dtype=torch.long, device=dev)
+        remap[cur] = torch.arange(len(cur), device=dev)
+        labels = remap[real_y.to(dev)]
+        keep = labels >= 0  # only the experience's own classes (a sample holds nothing else)
+        if not bool(keep.any()):
+            return
+        calibrate_head(sub, feats[keep], labels[keep], self.config.warmup_steps, self.config.calibrate_lr)
+        with torch.no_grad():
+            head.weight[cur] = sub.weight
+            if head.bias is not None:
+                head.bias[cur] = sub.bias
 
     def _transfer_pseudo(self, net1: nn.Module, known: Tensor, mb_size: int, device) -> None:
         """NET2 learns NET1's reverberated pseudo-patterns; it never sees real data."""
@@ -396,6 +427,7 @@ class DualMemory:
             [torch.tensor(self.moments[0], dtype=torch.float64), self.moments[1], self.moments[2]],
             "seq_len": getattr(self.generator, "seq_len", None),
             "prototypes": self.prototypes.state_dict(),
+            "rng": self.rng.get_state(),
         }
 
     def load_state_dict(self, state: dict, model: nn.Module) -> None:
@@ -410,6 +442,8 @@ class DualMemory:
         self.known = state.get("known")
         self.seen = set(int(c) for c in state.get("seen", []))
         self.prototypes.load_state_dict(state.get("prototypes") or {})
+        if state.get("rng") is not None:
+            self.rng.set_state(state["rng"])
         m = state.get("moments")
         self.moments = None if m is None else [float(m[0]), m[1], m[2]]
         if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):

@@ -76,12 +76,13 @@ class SelfRefreshPlugin(SupervisedPlugin):
 
     def before_training_exp(self, strategy, **kwargs):
         exp, cfg = strategy.experience, self.config
-        needs_real = cfg.seeds == "current" or cfg.calibrate_steps > 0
+        needs_real = cfg.seeds == "current" or cfg.calibrate_steps > 0 or cfg.warmup_steps > 0
         self._real = (experience_sample(exp.dataset, _SAMPLE, cfg.seed + exp.current_experience)
                       if needs_real else None)
         self.method.begin_experience(strategy.model, [int(c) for c in exp.classes_in_this_experience],
                                      len(exp.dataset), strategy.train_mb_size, strategy.train_epochs,
-                                     real_x=None if self._real is None else self._real[0])
+                                     real_x=None if self._real is None else self._real[0],
+                                     real_y=None if self._real is None else self._real[1])
 
     def before_training_epoch(self, strategy, **kwargs):
         self.method.begin_epoch()

@@ -30,11 +30,16 @@ class PseudoPool:
 
     ``fill(n, sample)`` makes n patterns by ``sample(k)`` in chunks of at most 512;
     ``take(n)`` returns the next n (with replacement when the pool is smaller than n).
+
+    Args:
+        generator: the random generator of the draws and reshuffles (a CPU ``torch.Generator``;
+            None: torch's global one).
     """
 
-    def __init__(self):
+    def __init__(self, generator: Optional[torch.Generator] = None):
         self.batch: Optional[PseudoBatch] = None
         self._pos = 0
+        self.generator = generator
 
     def __len__(self) -> int:
         return 0 if self.batch is None else len(self.batch)
@@ -49,9 +54,9 @@ class PseudoPool:
     def take(self, n: int) -> PseudoBatch:
         pool = self.batch
         if n >= len(pool):  # smaller than one minibatch's share: draw with replacement
-            return index_batch(pool, torch.randint(len(pool), (n,), device=pool.x.device))
+            return index_batch(pool, torch.randint(len(pool), (n,), generator=self.generator))
         if self._pos + n > len(pool):
-            self.batch = pool = index_batch(pool, torch.randperm(len(pool), device=pool.x.device))
+            self.batch = pool = index_batch(pool, torch.randperm(len(pool), generator=self.generator))
             self._pos = 0
         idx = torch.arange(self._pos, self._pos + n, device=pool.x.device)
         self._pos += n
