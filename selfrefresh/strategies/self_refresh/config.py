@@ -89,7 +89,7 @@ class SelfRefreshConfig:
         warmup_steps: before the experience's training, full-batch Adam steps (``calibrate_lr``) of
             the new classes' head rows alone on NET1's frozen features of the experience's real
             sequences, so that the first steps' errors reach the encoder smaller; 0: none.
-        seed: seed of the pseudo-pattern generator.
+        seed: seed of the pseudo-pattern generator and of the method's own draws.
     """
     generator: Union[str, object] = "reverberation"
     generator_kwargs: Optional[dict] = None

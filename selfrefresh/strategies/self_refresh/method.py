@@ -45,6 +45,8 @@ class DualMemory:
         known: (C,) bool, the classes NET2 learned.
         seen: the classes NET1 met.
         generator: the pseudo-pattern source.
+        rng: the method's own ``torch.Generator`` (pool order, samples of the feature statistics,
+            the inversion's seeds), seeded by ``config.seed``; torch's global RNG is not used.
     """
 
     def __init__(self, config: SelfRefreshConfig):
