@@ -123,8 +123,6 @@ class SelfRefreshConfig:
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
     warmup_steps: int = 100
-    pseudo_ce_weight: float = 0.0
-    project_threshold: float = 0.0
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -135,7 +133,7 @@ class SelfRefreshConfig:
 
     def __post_init__(self):
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
-                   "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current", "seen"),
+                   "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
                    "transfer": ("pseudo", "copy"),
                    "calibrate_on": ("pseudo", "prototypes", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
@@ -144,7 +142,7 @@ class SelfRefreshConfig:
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
                      "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
-                     "teacher_cache_mb", "pseudo_ce_weight"):
+                     "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -164,9 +162,6 @@ class SelfRefreshConfig:
                                                    or not isinstance(self.pseudo_grad_steps, int)
                                                    or self.pseudo_grad_steps < 1):
             raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {self.pseudo_grad_steps!r}")
-        v = self.project_threshold
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise ValueError(f"project_threshold must be a number in [0, 1], got {v!r}")
         v = self.invert_tail
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValueError(f"invert_tail must be a number in (0, 1], got {v!r}")

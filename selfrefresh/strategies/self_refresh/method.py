@@ -28,7 +28,6 @@ from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
 from .pool import PseudoPool
-from .projection import RecurrentProjection
 from .pseudo_loss import pseudo_loss, truncates
 from .teacher_cache import TeacherCache
 
@@ -68,8 +67,6 @@ class DualMemory:
         self._before = None                 # [(param, its value before the step)] while a step is scaled
         self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
         self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
-        self.projection = RecurrentProjection(config.project_threshold) if config.project_threshold else None
-        self._before_rnn = None             # {key: (weight, bias)} of the recurrent layer before a projected step
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -134,8 +131,6 @@ class DualMemory:
                 if cfg.calibrate_steps and self.storage is not None:
                     self._calibrate_head(model, real_x, real_y, feats, pool_feats)
                 self.prototypes.record(feats, real_y)
-            if self.projection is not None and hasattr(model, "rnn"):
-                self.projection.record(model.rnn, real_x)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -206,10 +201,6 @@ class DualMemory:
             head = getattr(model, "classifier", None)
             skip = set() if head is None else {id(p) for p in head.parameters()}
             self._before = [(p, p.detach().clone()) for p in model.parameters() if id(p) not in skip]
-        self._before_rnn = None
-        if self.projection is not None and self.projection.bases and hasattr(model, "rnn"):
-            self._before_rnn = {k: (w.detach().clone(), None if b is None else b.detach().clone())
-                                for k, w, b in self.projection.params(model.rnn)}
 
     @torch.no_grad()
     def after_update(self, model: nn.Module) -> None:
@@ -219,9 +210,6 @@ class DualMemory:
             for p, old in self._before:
                 p.copy_(old + s * (p - old))
         self._before = None
-        if self._before_rnn is not None:
-            self.projection.project(model.rnn, self._before_rnn)
-        self._before_rnn = None
 
     # -- losses --------------------------------------------------------------------------------
     def active(self) -> bool:
@@ -275,21 +263,7 @@ class DualMemory:
                 loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
-            if cfg.pseudo_ce_weight and pseudo_out is not None:
-                loss = loss + cfg.pseudo_ce_weight * self.pseudo_class_loss(pseudo_out.logits, pb)
         return loss
-
-    def _seen_classes(self, device) -> Tensor:
-        """(K,) the classes NET2 knows and the current experience's, sorted."""
-        old = torch.nonzero(self.known).flatten()
-        return torch.unique(torch.cat([old, self.current])).to(device)
-
-    def pseudo_class_loss(self, logits: Tensor, pb: PseudoBatch) -> Tensor:
-        """Cross-entropy over the old and current classes on pseudo-sequences (B, C) labelled by
-        NET2's most probable old class: the encoder learns to keep old-class sequences off the
-        new classes' outputs."""
-        t = pb.logits[:, : len(self.known)].masked_fill(~self.known.to(pb.logits.device)[: pb.logits.shape[1]], float("-inf"))
-        return current_classes_ce(logits, t.argmax(1), self._seen_classes(logits.device))
 
     @torch.no_grad()
     def _teacher_outputs(self, x: Tensor):
@@ -301,8 +275,6 @@ class DualMemory:
         """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""
         if self.config.real_loss == "current" and self.storage is not None and self.current is not None:
             return current_classes_ce(logits, y, self.current.to(logits.device))
-        if self.config.real_loss == "seen" and self.storage is not None and self.current is not None:
-            return current_classes_ce(logits, y, self._seen_classes(logits.device))
         return F.cross_entropy(logits, y)
 
     def real_distill_loss(self, logits: Tensor, teacher_logits: Tensor) -> Tensor:
