@@ -3,7 +3,8 @@ and the synthetic speech stream in the same table.
 
 FSDD from ``../shared/data/fsdd`` (6 speakers x 10 digits x takes 0-9; takes 0-4 test, 5-9 train),
 log-mel 40 x 48 (0.47 s clips), class-incremental 5 experiences x 2 digits, class order drawn by the
-seed; models AutoHeteroRNN LSTM 128 and GRU 64; Adam 1e-3, minibatch 16 (FSDD; 32 for JapaneseVowels
+seed (``fsdd-speaker``, not in the default grid: one speaker drawn by the seed is the test set, all
+takes of the other five train); models AutoHeteroRNN LSTM 128 and GRU 64; Adam 1e-3, minibatch 16 (FSDD; 32 for JapaneseVowels
 and speech, the ``STREAMS`` table below); 8 and 25 epochs per
 experience. Each cell (stream, model, epochs, row, seed) is one process-local run on one thread;
 cells run ``--workers`` at a time. The table gives, per (stream, model, epochs), the mean final
@@ -36,9 +37,13 @@ from _provenance import command as _command, header, machine  # noqa: E402
 # Stream name -> (registered stream, keyword arguments, minibatch size).
 STREAMS = {
     "fsdd": ("fsdd", {"clip_duration": 0.47, "n_mels": 40, "n_experiences": 5}, 16),
+    # one speaker held out for the test (drawn by the seed), every take of the other five for training
+    "fsdd-speaker": ("fsdd", {"clip_duration": 0.47, "n_mels": 40, "n_experiences": 5, "split": "speaker"}, 16),
     "japanese-vowels": ("japanese-vowels", {"n_experiences": 3}, 32),
     "speech": ("speech", None, 32),  # the stream's "small" CPU preset
 }
+#: classes of each stream (for the class order drawn by the seed)
+NUM_CLASSES = {"fsdd": 10, "fsdd-speaker": 10, "japanese-vowels": 9, "speech": 6}
 REPLAY_PER_CLASS = 20
 # Row name -> (strategy name, options). "replay" stores REPLAY_PER_CLASS sequences per class.
 ROWS = {
@@ -58,12 +63,26 @@ DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulativ
                 "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-plain")
 
 
-def load(stream: str, seed: int):
+def class_order(stream: str, seed: int, order: str = "fixed"):
+    """The stream's class order: ``"seed"``, a permutation drawn by the seed; ``"fixed"``, the
+    stream's own order 0..C-1 (None)."""
+    if order == "fixed":
+        return None
+    if order != "seed":
+        raise ValueError(f"order must be 'seed' or 'fixed', got {order!r}")
+    return [int(c) for c in np.random.RandomState(seed).permutation(NUM_CLASSES[stream])]
+
+
+def load(stream: str, seed: int, order: str = "fixed"):
+    """(benchmark, minibatch size) of a stream of ``STREAMS`` for ``seed``; ``order``: see :func:`class_order`."""
     from selfrefresh.runs import load_stream
     name, kw, mb = STREAMS[stream]
+    extra = {"seed": seed}
+    if order != "fixed":
+        extra["class_order"] = class_order(stream, seed, order)
     if kw is None:
-        return load_stream(name, "small", extra={"seed": seed}, progress=False), mb
-    return load_stream(name, "full", extra={**kw, "seed": seed}, progress=False), mb
+        return load_stream(name, "small", extra=extra, progress=False), mb
+    return load_stream(name, "full", extra={**kw, **extra}, progress=False), mb
 
 
 def run_cell(cell: dict) -> dict:
@@ -76,7 +95,7 @@ def run_cell(cell: dict) -> dict:
 
     silence_warnings()
     seed = cell["seed"]
-    bm, mb = load(cell["stream"], seed)
+    bm, mb = load(cell["stream"], seed, cell.get("order", "fixed"))
     info = stream_info(bm)
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -112,17 +131,20 @@ def _paired(a, b) -> str:
 
 def tables(results, rows) -> str:
     out = []
-    groups = sorted({(r["stream"], r["cell_type"], r["hidden"], r["epochs"]) for r in results},
-                    key=lambda g: (list(STREAMS).index(g[0]) if g[0] in STREAMS else 99, -g[2], g[1], g[3]))
+    key = lambda r: (r["stream"], r["cell_type"], r["hidden"], r["epochs"], r.get("order", "fixed"))  # noqa: E731
+    groups = sorted({key(r) for r in results},
+                    key=lambda g: (g[4] != "seed", list(STREAMS).index(g[0]) if g[0] in STREAMS else 99, -g[2], g[1],
+                                   g[3]))
     for g in groups:
-        cells = [r for r in results if (r["stream"], r["cell_type"], r["hidden"], r["epochs"]) == g]
+        cells = [r for r in results if key(r) == g]
         by_row = {}
         for r in cells:
             by_row.setdefault(r["row"], {})[r["seed"]] = r
         seeds = sorted({r["seed"] for r in cells})
         # rows made by --variant are also compared with the default SelfRefresh of the same seeds
         refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and set(by_row) - set(ROWS) else ())
-        out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, seeds {seeds}\n")
+        order = "class order drawn by the seed" if g[4] == "seed" else "fixed class order 0..C-1"
+        out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, {order}, seeds {seeds}\n")
         out.append("| row | final accuracy (mean +- std) | minus Replay(20/class), paired | minus Naive, paired "
                    + ("| minus SelfRefresh (default), paired " if len(refs) == 3 else "") + "| time x Naive |")
         out.append("|---|---|---|" + "---|" * len(refs))
@@ -150,12 +172,15 @@ def tables(results, rows) -> str:
 
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
+    p.add_argument("--streams", nargs="+", default=["fsdd", "japanese-vowels", "speech"], choices=list(STREAMS))
     p.add_argument("--models", nargs="+", default=["lstm:128", "gru:64"], metavar="CELL:HIDDEN")
     p.add_argument("--epochs", nargs="+", type=int, default=[8, 25])
     p.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), choices=list(ROWS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--class-order", choices=("seed", "fixed"), default="seed",
+                   help="seed: each seed draws its own class order (default); fixed: the streams' order 0..C-1 "
+                        "(every run before 2026-12-01 used it)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
                    help="an option for every selfrefresh row, e.g. --option pseudo_ratio=2")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
@@ -187,7 +212,7 @@ def main(argv=None) -> list:
                     for seed in a.seeds:
                         cells.append({"stream": stream, "cell_type": cell_type, "hidden": int(hidden),
                                       "epochs": epochs, "row": row, "kind": kind, "options": options,
-                                      "seed": seed, "lr": a.lr})
+                                      "seed": seed, "lr": a.lr, "order": a.class_order})
     t = time.perf_counter()
     results = execute(cells, a.workers)
     text = tables(results, list(rows))

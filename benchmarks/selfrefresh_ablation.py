@@ -2,8 +2,9 @@
 
 Every baseline and variant runs on the same stream, model (AutoHeteroRNN, GRU 64) and seeds, in one
 run; the table reports the final accuracy averaged over the experiences' test sets, and each
-variant's difference to "selfrefresh (default)" paired by seed (the seed also draws the class
-order). A variant is the default strategy with one ingredient removed or changed (the options it
+variant's difference to "selfrefresh (default)" paired by seed (the seed draws the initial weights
+and the minibatch order, on the speech stream also the voices; the class order is the stream's own,
+0..C-1, for every seed). A variant is the default strategy with one ingredient removed or changed (the options it
 names, on top of ``SelfRefreshConfig``'s defaults: docs/memory.md says how they were chosen);
 ``--variants`` also accepts the rows of earlier ablations (``MORE_VARIANTS``), not run by default.
 
