@@ -3,7 +3,8 @@ and the synthetic speech stream in the same table.
 
 FSDD from ``../shared/data/fsdd`` (6 speakers x 10 digits x takes 0-9; takes 0-4 test, 5-9 train),
 log-mel 40 x 48 (0.47 s clips), class-incremental 5 experiences x 2 digits, class order drawn by the
-seed (``fsdd-speaker``, not in the default grid: one speaker drawn by the seed is the test set, all
+seed (``--class-order fixed``: the streams' own 0..C-1, what every run before 2026-12-01 used;
+``fsdd-speaker``, not in the default grid: one speaker drawn by the seed is the test set, all
 takes of the other five train); models AutoHeteroRNN LSTM 128 and GRU 64; Adam 1e-3, minibatch 16 (FSDD; 32 for JapaneseVowels
 and speech, the ``STREAMS`` table below); 8 and 25 epochs per
 experience. Each cell (stream, model, epochs, row, seed) is one process-local run on one thread;

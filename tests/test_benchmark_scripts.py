@@ -115,3 +115,24 @@ def test_mutation_script_estimates_the_population_score_from_per_file_samples():
     assert est["low"] < est["score"] < est["high"] and (est["low"], est["high"]) == mod.wilson(est["score"], est["n_eff"])
     assert mod.stratified([row("p/a/x.py", 10, 0, 0)]) is None
     assert mod.package_of("selfrefresh/strategies/self_refresh/pool.py") == "selfrefresh/strategies"
+
+
+def test_real_audio_draws_the_class_order_from_the_seed_and_keeps_orders_apart():
+    mod = _script("real_audio")
+    orders = [mod.class_order("fsdd", s, "seed") for s in range(5)]
+    assert all(sorted(o) == list(range(10)) for o in orders)
+    assert len({tuple(o) for o in orders}) == 5                # each seed its own order
+    assert orders[0] == mod.class_order("fsdd", 0, "seed")      # reproducible
+    assert mod.class_order("fsdd", 0, "fixed") is None          # the stream's own 0..C-1
+    with pytest.raises(ValueError, match="order"):
+        mod.class_order("fsdd", 0, "random")
+    cell = {"stream": "fsdd", "cell_type": "lstm", "hidden": 8, "epochs": 1, "seed": 0, "wall": 1.0}
+    results = [{**cell, "row": "naive", "acc": 0.2, "order": "seed"},
+               {**cell, "row": "naive", "acc": 0.4},             # an earlier part: no "order", fixed
+               {**cell, "row": "replay", "acc": 0.5, "order": "seed"}]
+    text = mod.tables(results, ["naive", "replay"])
+    seeded, fixed = text.split("### ")[1:]
+    assert seeded.startswith("fsdd, LSTM 8, 1 epochs per experience, class order drawn by the seed")
+    assert "| naive | 0.200 +- 0.000 | -0.300 |" in seeded
+    assert fixed.startswith("fsdd, LSTM 8, 1 epochs per experience, fixed class order 0..C-1")
+    assert "| naive | 0.400 +- 0.000 |" in fixed and "replay" not in fixed.split("\n", 3)[3]
