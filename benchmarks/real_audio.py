@@ -71,16 +71,15 @@ def class_order(stream: str, seed: int, order: str = "fixed"):
         return None
     if order != "seed":
         raise ValueError(f"order must be 'seed' or 'fixed', got {order!r}")
-    return [int(c) for c in np.random.RandomState(seed).permutation(NUM_CLASSES[stream])]
+    from selfrefresh.streams.base import resolve_class_order
+    return resolve_class_order(NUM_CLASSES[stream], None, seed, shuffle=True)
 
 
 def load(stream: str, seed: int, order: str = "fixed"):
     """(benchmark, minibatch size) of a stream of ``STREAMS`` for ``seed``; ``order``: see :func:`class_order`."""
     from selfrefresh.runs import load_stream
     name, kw, mb = STREAMS[stream]
-    extra = {"seed": seed}
-    if order != "fixed":
-        extra["class_order"] = class_order(stream, seed, order)
+    extra = {"seed": seed, "class_order": class_order(stream, seed, order)}
     if kw is None:
         return load_stream(name, "small", extra=extra, progress=False), mb
     return load_stream(name, "full", extra={**kw, **extra}, progress=False), mb
