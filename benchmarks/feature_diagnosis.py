@@ -52,7 +52,7 @@ def _tensors(stream):
 
 
 def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsdd", cell: str = "lstm",
-            hidden: int = 128) -> dict:
+            hidden: int = 128, order: str = "fixed") -> dict:
     import torch
     from torch.nn import functional as F
     torch.set_num_threads(1)
@@ -63,7 +63,7 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
     from selfrefresh.strategies.self_refresh.calibration import calibrate_head, features_of
 
     silence_warnings()
-    bm, mb = load(stream, seed)
+    bm, mb = load(stream, seed, order)
     info = stream_info(bm)
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -163,6 +163,9 @@ def main(argv=None):
     p.add_argument("--model", default="lstm:128", help="CELL:HIDDEN")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--class-order", choices=("seed", "fixed"), default="fixed",
+                   help="seed: each seed draws its class order (as real_audio.py's default); fixed: 0..C-1 "
+                        "(what the diagnosis files before 2026-12-01 used)")
     p.add_argument("--out", default="benchmarks/results/memory_search/diagnosis")
     a = p.parse_args(argv)
     jobs, names = [], []
@@ -171,7 +174,7 @@ def main(argv=None):
         name, sep, opts = spec.partition("=")
         kind, options = ("selfrefresh", json.loads(opts)) if sep else (name, {})
         names.append(name)
-        jobs += [(name, (kind, options, a.epochs, seed, a.stream, cell, int(hidden))) for seed in a.seeds]
+        jobs += [(name, (kind, options, a.epochs, seed, a.stream, cell, int(hidden), a.class_order)) for seed in a.seeds]
     t = time.perf_counter()
     if a.workers > 1:
         import multiprocessing as mp
@@ -187,7 +190,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, "
                                                                         f"{time.perf_counter() - t:.0f} s")
-                                      + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds}; "
+                                      + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds}, class order {a.class_order}; "
                                         "columns: see the script's docstring.\n\n" + text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=1))
 
