@@ -28,10 +28,6 @@ class SelfRefreshConfig:
         regenerate: ``"step"`` (fresh patterns every minibatch), ``"epoch"`` (a pool per epoch)
             or ``"experience"`` (one pool per experience, reused).
         pool_factor: pool size relative to the pseudo-patterns the pool's period consumes.
-        static_ratio: static (item, context) patterns of NET2 (Ans et al. 2004: a random item
-            and context stepped once and reverberated; cheap, one step each) per real sequence,
-            drawn fresh for every minibatch **in addition to** the generator's pseudo-sequences:
-            NET1 learns NET2's step map on them (class outputs, auto output, next context); 0: none.
         pool_per_class: the pool holds at least this many pseudo-patterns per class NET2 knows
             (so that short budgets keep a full memory); 0: ``pool_factor`` alone.
     Learning them:
@@ -40,9 +36,6 @@ class SelfRefreshConfig:
         transition_fraction: with ``"transitions"``, the fraction of N * T transitions used.
         pseudo_grad_steps: backpropagate the sequence pseudo loss through the last k steps only.
         temperature: distillation temperature (> 0).
-        pseudo_outputs: the outputs the distillation on pseudo-sequences covers: ``"all"`` (NET2's
-            soft outputs on its classes, zero on the others, the papers' targets) or ``"known"``
-            (a softmax over NET2's classes alone: the new classes' outputs are left free).
         distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo losses
             on class outputs, auto outputs, hidden features, next context (static patterns).
     Real data:
@@ -72,15 +65,9 @@ class SelfRefreshConfig:
             features of those sequences join the pool's for the drift and the calibration
             (they show where the old classes lie under NET1 now). 0: the pool alone.
         invert_per_class: sequences inverted per old class.
-        memory_pool: the pool's pseudo-sequences join the inverted ones in the drift's fit and the
-            calibration (False: the inverted sequences, the real ones and the statistics alone;
-            needs ``invert_steps`` > 0).
         invert_lr: Adam learning rate of the inversion (on the sequences).
         invert_tail: the fraction of each sequence's last steps that the inversion steers (its
             beginning stays the real sequence's and is run once, so the cost falls with it); 1: all.
-        merge: after the experience, before the drift and the calibration, NET1's weights below the
-            class head become ``(1 - merge) * NET1 + merge * NET2`` (weight averaging of the old and
-            new networks, as mean-IMM, Lee et al. 2017); 0: none.
         drift: how the old classes' statistics follow NET1's features: ``"mean"`` (the mean drift
             of the current real sequences, semantic drift compensation), ``"pseudo"`` (per class,
             the drift of NET2's pseudo-sequences of that class, which lie near it) or ``"linear"``
@@ -113,12 +100,10 @@ class SelfRefreshConfig:
     regenerate: str = "experience"
     pool_factor: float = 0.05
     pool_per_class: int = 0
-    static_ratio: float = 0.0
     pseudo_learning: str = "sequence"
     transition_fraction: float = 1.0
     pseudo_grad_steps: Optional[int] = None
     temperature: float = 2.0
-    pseudo_outputs: str = "all"
     distill_weight: float = 1.0
     auto_weight: float = 1.0
     feature_weight: float = 1.0
@@ -134,8 +119,6 @@ class SelfRefreshConfig:
     drift: str = "linear"
     invert_steps: int = 20
     invert_per_class: int = 10
-    memory_pool: bool = True
-    merge: float = 0.0
     invert_lr: float = 0.1
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
@@ -151,13 +134,13 @@ class SelfRefreshConfig:
     def __post_init__(self):
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
-                   "transfer": ("pseudo", "copy"), "pseudo_outputs": ("all", "known"),
+                   "transfer": ("pseudo", "copy"),
                    "calibrate_on": ("pseudo", "prototypes", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
-        for name in ("pseudo_ratio", "static_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
+        for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
                      "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
@@ -167,9 +150,6 @@ class SelfRefreshConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        v = self.merge
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-            raise ValueError(f"merge must be a number in [0, 1), got {v!r}")
         v = self.encoder_lr_scale
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
             raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")

@@ -22,7 +22,6 @@ from torch.nn import functional as F
 
 from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
-from ...generators.reverberation import Reverberation
 from ..losses import current_classes_ce, soft_target_loss
 from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
 from .checks import check_batch, grow_head
@@ -55,9 +54,6 @@ class DualMemory:
         self.generator = make_generator(config.generator, **(config.generator_kwargs or {}))
         if hasattr(self.generator, "manual_seed"):
             self.generator.manual_seed(config.seed)
-        # static (item, context) patterns added to every minibatch (``static_ratio``)
-        self.static = (Reverberation(mode="static", reverberations=5).manual_seed(config.seed + 2)
-                       if config.static_ratio else None)
         self.storage: Optional[nn.Module] = None
         self.known: Optional[Tensor] = None
         self.seen: set = set()
@@ -93,8 +89,6 @@ class DualMemory:
         if self.config.warmup_steps and real_x is not None and real_y is not None:
             self._warm_up_head(model, real_x, real_y)
         self._configure_generator(self.storage, self.known, real_x)
-        if self.static is not None:
-            self.static.configure(self.storage)
         if self.config.regenerate == "experience":
             self._refill()
 
@@ -121,8 +115,6 @@ class DualMemory:
                        dataset=None) -> None:
         """After an experience: calibrate NET1's head, move NET1's knowledge to NET2."""
         cfg = self.config
-        if cfg.merge and self.storage is not None:
-            self._merge_with_storage(model)
         if real_x is not None:
             real_x, real_y = real_x.to(device), real_y.to(device)
             if hasattr(model, "features"):
@@ -243,11 +235,7 @@ class DualMemory:
             # static (item, context) patterns need an auto head that also reconstructs contexts
             static = getattr(self.generator, "mode", None) == "static"
             real_out, pseudo_out = model.run(x, with_context=static), None
-        sb = None
-        if self.static is not None and self.storage is not None:
-            n = max(1, int(round(self.config.static_ratio * len(x))))
-            sb = self.static.sample(n).to(x.device)
-        self._cache = (x, real_out, pb, pseudo_out, sb)
+        self._cache = (x, real_out, pb, pseudo_out)
         return real_out.logits
 
     def training_loss(self, model: nn.Module, x: Tensor, y: Tensor, with_class_loss: bool = True) -> Tensor:
@@ -256,7 +244,7 @@ class DualMemory:
         term, and the pseudo-pattern loss. Reuses :meth:`forward_train`'s pass on the same x."""
         if self._cache is None or self._cache[0] is not x:
             self.forward_train(model, x)
-        _, out, pb, pseudo_out, sb = self._cache
+        _, out, pb, pseudo_out = self._cache
         self._cache = None
         cfg = self.config
         if with_class_loss:
@@ -275,8 +263,6 @@ class DualMemory:
                 loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
-        if sb is not None:
-            loss = loss + self.pseudo_loss(model, sb)
         return loss
 
     @torch.no_grad()
@@ -346,7 +332,7 @@ class DualMemory:
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
         labels = labels.to(x.device)
         pool = self.pool.batch
-        if pool is not None and not pool.static and cfg.memory_pool:  # the pool's sequences first, with their teacher labels
+        if pool is not None and not pool.static:  # the pool's sequences first, with their teacher labels
             x = torch.cat([pool.x.to(x.device), x])
             labels = torch.cat([teacher_labels(pool.logits, self.known).to(x.device), labels])
         logits = torch.full((len(x), len(self.known)), -1e4, device=x.device)  # one-hot: what is read is the label
@@ -404,18 +390,6 @@ class DualMemory:
             head.weight[cur] = sub.weight
             if head.bias is not None:
                 head.bias[cur] = sub.bias
-
-    @torch.no_grad()
-    def _merge_with_storage(self, model: nn.Module) -> None:
-        """NET1's weights below the class head move toward NET2's by ``merge``."""
-        head = getattr(model, "classifier", None)
-        skip = set() if head is None else {id(p) for p in head.parameters()}
-        old = dict(self.storage.named_parameters())
-        a = self.config.merge
-        for name, p in model.named_parameters():
-            q = old.get(name)
-            if id(p) not in skip and q is not None and q.shape == p.shape:
-                p.mul_(1 - a).add_(q.to(p.device), alpha=a)
 
     def _transfer_pseudo(self, net1: nn.Module, known: Tensor, mb_size: int, device) -> None:
         """NET2 learns NET1's reverberated pseudo-patterns; it never sees real data."""

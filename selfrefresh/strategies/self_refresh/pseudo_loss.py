@@ -35,13 +35,8 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     if out is None:
         out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
     logits = out.logits if out is not None else model(batch.x)
-    if getattr(cfg, "pseudo_outputs", "all") == "known" and known is not None:
-        old = torch.nonzero(known[: logits.shape[1]]).flatten().to(logits.device)
-        target = torch.softmax(batch.logits[:, old] / cfg.temperature, dim=1)
-        loss = cfg.distill_weight * soft_target_loss(logits[:, old], target, cfg.temperature)
-    else:
-        target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
-        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+    target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
+    loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
     if out is not None and batch.recon is not None and cfg.auto_weight:
         loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
     if out is not None and batch.features is not None and cfg.feature_weight:
