@@ -163,7 +163,8 @@ def main(argv=None):
     p.add_argument("--model", default="lstm:128", help="CELL:HIDDEN")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--class-order", choices=("seed", "fixed"), default="fixed",
+    from real_audio import CLASS_ORDERS
+    p.add_argument("--class-order", choices=CLASS_ORDERS, default="fixed",
                    help="seed: each seed draws its class order (as real_audio.py's default); fixed: 0..C-1 "
                         "(what the diagnosis files before 2026-12-01 used)")
     p.add_argument("--out", default="benchmarks/results/memory_search/diagnosis")

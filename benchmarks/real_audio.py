@@ -64,12 +64,15 @@ DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulativ
                 "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-plain")
 
 
+CLASS_ORDERS = ("seed", "fixed")  # the --class-order choices of this script and feature_diagnosis.py
+
+
 def class_order(stream: str, seed: int, order: str = "fixed"):
     """The stream's class order: ``"seed"``, a permutation drawn by the seed; ``"fixed"``, the
     stream's own order 0..C-1 (None)."""
     if order == "fixed":
         return None
-    if order != "seed":
+    if order not in CLASS_ORDERS:
         raise ValueError(f"order must be 'seed' or 'fixed', got {order!r}")
     from selfrefresh.streams.base import resolve_class_order
     return resolve_class_order(NUM_CLASSES[stream], None, seed, shuffle=True)
@@ -178,7 +181,7 @@ def main(argv=None) -> list:
     p.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), choices=list(ROWS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--class-order", choices=("seed", "fixed"), default="seed",
+    p.add_argument("--class-order", choices=CLASS_ORDERS, default="seed",
                    help="seed: each seed draws its own class order (default); fixed: the streams' order 0..C-1 "
                         "(every run before 2026-12-01 used it)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
