@@ -157,26 +157,3 @@ def test_labels_of_the_right_length_but_not_1d_are_refused():
     logits = torch.randn(4, 3)
     with pytest.raises(ValueError, match=r"y must have shape \(4,\), got \(4, 1\)"):
         current_classes_ce(logits, torch.zeros(4, 1, dtype=torch.long), torch.tensor([0, 1]))
-
-
-@pytest.mark.parametrize("t", [1.0, 2.0])
-def test_pseudo_distillation_splits_into_old_classes_plus_weighted_old_vs_new_term(t):
-    """distill_loss(w) = known-only distillation + w * softplus(lse(new) - lse(old)) * T^2; w=1 is the
-    masked distillation over all outputs (zero target for the new classes)."""
-    from selfrefresh.strategies.self_refresh.config import SelfRefreshConfig
-    from selfrefresh.strategies.self_refresh.pseudo_loss import distill_loss
-    g = torch.Generator().manual_seed(0)
-    student, teacher = torch.randn(7, 6, generator=g) * 3, torch.randn(7, 4, generator=g) * 3
-    known = torch.tensor([True, False, True, True])          # output 1, 4 and 5: never learned
-    loss = {w: distill_loss(SelfRefreshConfig(temperature=t, pseudo_new_weight=w), known, student, teacher)
-            for w in (0.0, 0.5, 1.0)}
-    old, new = torch.tensor([0, 2, 3]), torch.tensor([1, 4, 5])
-    target = torch.softmax(teacher[:, old] / t, 1)
-    plain = -(target * F.log_softmax(student[:, old] / t, 1)).sum(1).mean() * t * t
-    push = F.softplus(torch.logsumexp(student[:, new] / t, 1) - torch.logsumexp(student[:, old] / t, 1)).mean() * t * t
-    assert float(push) > 0.01
-    assert torch.allclose(loss[0.0], plain, atol=1e-5)
-    assert torch.allclose(loss[0.5], plain + 0.5 * push, atol=1e-5)
-    assert torch.allclose(loss[1.0], plain + push, atol=1e-5)
-    with pytest.raises(ValueError, match="pseudo_new_weight"):
-        SelfRefreshConfig(pseudo_new_weight=-1.0)

@@ -38,10 +38,6 @@ class SelfRefreshConfig:
         temperature: distillation temperature (> 0).
         distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo losses
             on class outputs, auto outputs, hidden features, next context (static patterns).
-        pseudo_new_weight: the distillation on pseudo-patterns is a distillation over the classes
-            NET2 learned plus ``softplus(lse(new outputs) - lse(old outputs))``, which keeps the
-            outputs NET2 never learned below the old ones (1: the plain distillation over all
-            outputs with zero target for the new ones; 0: none of that push).
     Real data:
         real_loss: ``"all"`` (cross-entropy over every output) or ``"current"`` (over the current
             experience's classes once old ones exist: separated softmax).
@@ -112,7 +108,6 @@ class SelfRefreshConfig:
     auto_weight: float = 1.0
     feature_weight: float = 1.0
     context_weight: float = 1.0
-    pseudo_new_weight: float = 1.0
     real_loss: str = "current"
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
@@ -146,7 +141,7 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "pseudo_new_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from ...generators.base import PseudoBatch
 from ..losses import masked_teacher_probs, soft_target_loss
 
-__all__ = ["pseudo_loss", "distill_loss", "truncates"]
+__all__ = ["pseudo_loss", "truncates"]
 
 
 def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
@@ -24,7 +24,8 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     """
     if batch.static:
         logits, recon, nxt = model.step(batch.x, batch.context)
-        loss = cfg.distill_weight * distill_loss(cfg, known, logits, batch.logits)
+        target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
+        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
         loss = loss + cfg.auto_weight * F.mse_loss(recon, batch.recon)
         return loss + cfg.context_weight * F.mse_loss(nxt, batch.next_context)
     if batch.transitions and hasattr(model, "step"):
@@ -34,36 +35,12 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     if out is None:
         out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
     logits = out.logits if out is not None else model(batch.x)
-    loss = cfg.distill_weight * distill_loss(cfg, known, logits, batch.logits)
+    target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
+    loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
     if out is not None and batch.recon is not None and cfg.auto_weight:
         loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
     if out is not None and batch.features is not None and cfg.feature_weight:
         loss = loss + cfg.feature_weight * F.mse_loss(out.features, batch.features)
-    return loss
-
-
-def distill_loss(cfg, known: Optional[Tensor], logits: Tensor, teacher_logits: Tensor) -> Tensor:
-    """The student's logits (N, C) against the teacher's (N, C_t) on pseudo-patterns (scalar).
-
-    Over all C outputs with zero target for the classes the teacher never learned, that is
-    ``known_loss + softplus(lse(new) - lse(old))`` at temperature T (times T^2): a distillation over
-    the old classes plus a term that keeps the new classes' outputs below the old ones. The second
-    term is weighted by ``cfg.pseudo_new_weight`` (1: the plain masked distillation).
-    """
-    w = getattr(cfg, "pseudo_new_weight", 1.0)
-    if w == 1.0 or known is None:
-        target = masked_teacher_probs(teacher_logits, logits.shape[1], known, cfg.temperature)
-        return soft_target_loss(logits, target, cfg.temperature)
-    c = min(teacher_logits.shape[1], logits.shape[1])
-    old_mask = torch.zeros(logits.shape[1], dtype=torch.bool, device=logits.device)
-    old_mask[:c] = known[:c].to(logits.device)
-    t = cfg.temperature
-    target = torch.softmax(teacher_logits[:, :c][:, old_mask[:c]] / t, dim=1)
-    loss = soft_target_loss(logits[:, old_mask], target, t)
-    if w and bool((~old_mask).any()):
-        z = logits / t
-        gap = torch.logsumexp(z[:, ~old_mask], dim=1) - torch.logsumexp(z[:, old_mask], dim=1)
-        loss = loss + w * F.softplus(gap).mean() * t ** 2
     return loss
 
 
@@ -94,7 +71,8 @@ def _transition_loss(cfg, known, model: nn.Module, batch: PseudoBatch) -> Tensor
         keep = torch.randperm(n * t, device=x.device)[: max(1, int(round(cfg.transition_fraction * n * t)))]
         x, ctx, teacher, recon_t, nxt_t = x[keep], ctx[keep], teacher[keep], recon_t[keep], nxt_t[keep]
     logits, recon, nxt = model.step(x, ctx)
-    loss = cfg.distill_weight * distill_loss(cfg, known, logits, teacher)
+    target = masked_teacher_probs(teacher, logits.shape[1], known, cfg.temperature)
+    loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
     if cfg.auto_weight:
         loss = loss + cfg.auto_weight * F.mse_loss(recon, recon_t)
     return loss + cfg.context_weight * F.mse_loss(nxt, nxt_t)
