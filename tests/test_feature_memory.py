@@ -295,3 +295,35 @@ def test_the_method_draws_from_its_own_generator_not_torchs_global_one():
     a, b, c = run(0), run(0), run(1)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("new_side", ["real", "both"])
+def test_calibration_sees_the_new_classes_through_their_statistics_only_when_asked(new_side, monkeypatch):
+    """calibrate_new_on="both": the head's calibration gets, besides NET1's features of the new
+    classes' real sequences, as many features per new class drawn from their Gaussian statistics
+    (near each class's real mean, not copies of the real rows); "real": the real features alone."""
+    import selfrefresh.strategies.self_refresh.method as method
+    seen = {}
+    monkeypatch.setattr(method, "calibrate_head", lambda head, f, y, steps, lr: seen.update(f=f, y=y, steps=steps))
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    mem = DualMemory(SelfRefreshConfig(calibrate_new_on=new_side, calibrate_on="prototypes", seed=0))
+    mem.storage = copy.deepcopy(net).eval()
+    mem.known = torch.tensor([True, True, False, False])
+    mem.current = torch.tensor([2, 3])
+    mem.prototypes.record(torch.randn(20, 8), torch.tensor([0, 1] * 10))
+    real_x, real_y = torch.randn(40, 5, 3), torch.tensor([2, 3] * 20)
+    real_feats = torch.randn(40, 8) + 5.0 * (real_y == 3).float()[:, None]  # class 3 far from class 2
+    mem._calibrate_head(net, real_x, real_y, real_feats=real_feats)
+    assert seen["steps"] == SelfRefreshConfig().calibrate_steps
+    f, y = seen["f"], seen["y"]
+    counts = torch.bincount(y, minlength=4).tolist()
+    assert counts[:2] == [20, 20]                                  # old classes: per-class samples of their statistics
+    assert counts[2:] == ([20, 20] if new_side == "real" else [40, 40])
+    if new_side == "both":
+        drawn, drawn_y = f[40:80], y[40:80]
+        assert sorted(drawn_y.unique().tolist()) == [2, 3]
+        for c in (2, 3):
+            assert torch.allclose(drawn[drawn_y == c].mean(0), real_feats[real_y == c].mean(0), atol=0.8)
+        assert not any(torch.equal(row, r) for row in drawn for r in real_feats)   # drawn, not copied
+

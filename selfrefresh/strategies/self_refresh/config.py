@@ -43,6 +43,8 @@ class SelfRefreshConfig:
             the outputs NET2 never learned below the old ones (zero target); with c > 0 that push
             applies only to the pseudo-patterns on which NET2's most probable class has probability
             >= c (0: on all, the plain distillation over all outputs).
+        pseudo_push_vs_uniform: the same bar as r / (number of classes NET2 learned), r times the
+            uniform probability (0: none).
     Real data:
         real_loss: ``"all"`` (cross-entropy over every output) or ``"current"`` (over the current
             experience's classes once old ones exist: separated softmax).
@@ -64,6 +66,9 @@ class SelfRefreshConfig:
             NET2's pseudo-sequences), ``"prototypes"`` (features drawn from each old class's running
             feature mean and variance, kept as statistics like the data moments and moved by the
             drift NET1's features show on the current data: hidden-state replay), or ``"both"``.
+        calibrate_new_on: the new classes' side: ``"real"`` (NET1's features of the experience's
+            sequences) or ``"both"`` (those and as many features drawn from the Gaussian statistics
+            of them, so that every class is seen through statistics as well as examples).
         invert_steps: steps of model inversion after each experience: features drawn from each
             old class's statistics (in NET2's feature space) are turned into sequences by steering
             real sequences of the experience until NET2's final features reach them; NET1's
@@ -114,6 +119,7 @@ class SelfRefreshConfig:
     feature_weight: float = 1.0
     context_weight: float = 1.0
     pseudo_push_confidence: float = 0.0
+    pseudo_push_vs_uniform: float = 0.0
     real_loss: str = "current"
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
@@ -122,6 +128,7 @@ class SelfRefreshConfig:
     calibrate_steps: int = 100
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
+    calibrate_new_on: str = "real"
     drift: str = "linear"
     invert_steps: int = 20
     invert_per_class: int = 10
@@ -141,13 +148,14 @@ class SelfRefreshConfig:
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
                    "transfer": ("pseudo", "copy"),
-                   "calibrate_on": ("pseudo", "prototypes", "both"), "drift": ("mean", "pseudo", "linear")}
+                   "calibrate_on": ("pseudo", "prototypes", "both"),
+                   "calibrate_new_on": ("real", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
+                     "context_weight", "pseudo_push_vs_uniform", "real_auto_weight", "real_distill_weight", "real_feature_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

@@ -49,10 +49,12 @@ def distill_loss(cfg, known: Optional[Tensor], logits: Tensor, teacher_logits: T
     ``known_loss + softplus(lse(new) - lse(old))`` at temperature T (times T^2): a distillation over
     the old classes plus a term that keeps the new classes' outputs below the old ones. With
     ``cfg.pseudo_push_confidence`` = c > 0 the second term applies only to the patterns whose
-    teacher probability (T = 1, over its learned classes) of its most probable class is >= c.
+    teacher probability (T = 1, over its learned classes) of its most probable class is >= c; with
+    ``cfg.pseudo_push_vs_uniform`` = r > 0, >= r / (number of learned classes) (r times uniform).
     """
     c_min = getattr(cfg, "pseudo_push_confidence", 0.0)
-    if not c_min or known is None:
+    r = getattr(cfg, "pseudo_push_vs_uniform", 0.0)
+    if (not c_min and not r) or known is None:
         target = masked_teacher_probs(teacher_logits, logits.shape[1], known, cfg.temperature)
         return soft_target_loss(logits, target, cfg.temperature)
     c = min(teacher_logits.shape[1], logits.shape[1])
@@ -62,7 +64,8 @@ def distill_loss(cfg, known: Optional[Tensor], logits: Tensor, teacher_logits: T
     teacher_old = teacher_logits[:, :c][:, old_mask[:c]]
     loss = soft_target_loss(logits[:, old_mask], torch.softmax(teacher_old / t, dim=1), t)
     if bool((~old_mask).any()):
-        gate = (torch.softmax(teacher_old, dim=1).max(dim=1).values >= c_min).to(logits.dtype)
+        bar = max(c_min, r / teacher_old.shape[1])
+        gate = (torch.softmax(teacher_old, dim=1).max(dim=1).values >= bar).to(logits.dtype)
         z = logits / t
         gap = torch.logsumexp(z[:, ~old_mask], dim=1) - torch.logsumexp(z[:, old_mask], dim=1)
         loss = loss + (gate * F.softplus(gap)).mean() * t ** 2
