@@ -157,29 +157,3 @@ def test_labels_of_the_right_length_but_not_1d_are_refused():
     logits = torch.randn(4, 3)
     with pytest.raises(ValueError, match=r"y must have shape \(4,\), got \(4, 1\)"):
         current_classes_ce(logits, torch.zeros(4, 1, dtype=torch.long), torch.tensor([0, 1]))
-
-
-@pytest.mark.parametrize("t", [1.0, 2.0])
-def test_pseudo_push_on_new_outputs_applies_only_where_the_teacher_is_confident(t):
-    """distill_loss = old-class distillation + gate * softplus(lse(new) - lse(old)) * T^2, the gate
-    being NET2's top probability >= pseudo_push_confidence; confidence 0 is the masked distillation."""
-    from selfrefresh.strategies.self_refresh.config import SelfRefreshConfig
-    from selfrefresh.strategies.self_refresh.pseudo_loss import distill_loss
-    g = torch.Generator().manual_seed(0)
-    student, teacher = torch.randn(8, 6, generator=g) * 3, torch.randn(8, 4, generator=g) * 3
-    known = torch.tensor([True, False, True, True])          # outputs 1, 4 and 5: never learned
-    old, new = torch.tensor([0, 2, 3]), torch.tensor([1, 4, 5])
-    target = torch.softmax(teacher[:, old] / t, 1)
-    plain = -(target * F.log_softmax(student[:, old] / t, 1)).sum(1).mean() * t * t
-    push = F.softplus(torch.logsumexp(student[:, new] / t, 1) - torch.logsumexp(student[:, old] / t, 1)) * t * t
-    top = torch.softmax(teacher[:, old], 1).max(1).values
-    cut = float(top.median())
-    gate = top >= cut
-    assert 0 < int(gate.sum()) < 8 and float(push.min()) > 0.001
-    loss = {c: distill_loss(SelfRefreshConfig(temperature=t, pseudo_push_confidence=c), known, student, teacher)
-            for c in (0.0, cut, 1.0)}
-    assert torch.allclose(loss[0.0], plain + push.mean(), atol=1e-5)       # the masked distillation
-    assert torch.allclose(loss[cut], plain + (push * gate).sum() / 8, atol=1e-5)
-    assert torch.allclose(loss[1.0], plain, atol=1e-5)                       # no push at all
-    with pytest.raises(ValueError, match="pseudo_push_confidence"):
-        SelfRefreshConfig(pseudo_push_confidence=1.5)

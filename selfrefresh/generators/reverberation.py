@@ -186,8 +186,6 @@ class Reverberation(_SeededSource):
         seq_len: T for noise seeds (the strategy sets it from the data).
         noise_std: seed scale, relative to the data's per-feature std when known.
         keep_intermediate: static mode: keep every re-injection after the first as a pattern.
-        steer_after: steer after reverberating instead of before (the pseudo-sequences end where
-            the network gives their target class, not where the re-injections carried them).
 
     ``sample(n) -> PseudoBatch``.
     """
@@ -195,8 +193,7 @@ class Reverberation(_SeededSource):
     def __init__(self, network: Optional[nn.Module] = None, reverberations: int = 5,
                  seeds: Union[str, Tensor] = "noise", mode: str = "sequence", steer_steps: int = 0,
                  steer_lr: float = 0.1, steer_auto_weight: float = 1.0, seq_len: Optional[int] = None,
-                 noise_std: float = 1.0, keep_intermediate: bool = False, buffer_noise: float = 0.1,
-                 steer_after: bool = False):
+                 noise_std: float = 1.0, keep_intermediate: bool = False, buffer_noise: float = 0.1):
         super().__init__(network, seq_len, noise_std, seeds, buffer_noise)
         if isinstance(reverberations, bool) or not isinstance(reverberations, int):
             raise TypeError(f"Reverberation: reverberations must be an int >= 0, got {reverberations!r}")
@@ -213,7 +210,6 @@ class Reverberation(_SeededSource):
         self.steer_lr = float(steer_lr)
         self.steer_auto_weight = float(steer_auto_weight)
         self.keep_intermediate = keep_intermediate
-        self.steer_after = bool(steer_after)
 
     def _needs(self) -> tuple:
         if self.mode == "static":
@@ -248,14 +244,10 @@ class Reverberation(_SeededSource):
         with frozen(net):
             x = self._seed_sequences(n)
             target = self._target_classes(n)
-            steer = target is not None and self.steer_steps
-            if steer and not self.steer_after:
+            if target is not None and self.steer_steps:
                 with torch.enable_grad():
                     x = self._steer(net, x, target)
             x = self.reverberate(x)
-            if steer and self.steer_after:
-                with torch.enable_grad():
-                    x = self._steer(net, x, target)
         return label_with(net, x, classes=target)
 
     # -- static (item, context) patterns ------------------------------------------------------

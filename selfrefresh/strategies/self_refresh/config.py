@@ -38,13 +38,6 @@ class SelfRefreshConfig:
         temperature: distillation temperature (> 0).
         distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo losses
             on class outputs, auto outputs, hidden features, next context (static patterns).
-        pseudo_push_confidence: the distillation on pseudo-patterns is a distillation over the
-            classes NET2 learned plus ``softplus(lse(new outputs) - lse(old outputs))``, which keeps
-            the outputs NET2 never learned below the old ones (zero target); with c > 0 that push
-            applies only to the pseudo-patterns on which NET2's most probable class has probability
-            >= c (0: on all, the plain distillation over all outputs).
-        pseudo_push_vs_uniform: the same bar as r / (number of classes NET2 learned), r times the
-            uniform probability (0: none).
     Real data:
         real_loss: ``"all"`` (cross-entropy over every output) or ``"current"`` (over the current
             experience's classes once old ones exist: separated softmax).
@@ -118,8 +111,6 @@ class SelfRefreshConfig:
     auto_weight: float = 1.0
     feature_weight: float = 1.0
     context_weight: float = 1.0
-    pseudo_push_confidence: float = 0.0
-    pseudo_push_vs_uniform: float = 0.0
     real_loss: str = "current"
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
@@ -155,7 +146,7 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "pseudo_push_vs_uniform", "real_auto_weight", "real_distill_weight", "real_feature_weight",
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -176,9 +167,6 @@ class SelfRefreshConfig:
                                                    or not isinstance(self.pseudo_grad_steps, int)
                                                    or self.pseudo_grad_steps < 1):
             raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {self.pseudo_grad_steps!r}")
-        v = self.pseudo_push_confidence
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise ValueError(f"pseudo_push_confidence must be a number in [0, 1], got {v!r}")
         v = self.invert_tail
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValueError(f"invert_tail must be a number in (0, 1], got {v!r}")
