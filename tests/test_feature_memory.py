@@ -327,3 +327,9 @@ def test_calibration_sees_the_new_classes_through_their_statistics_only_when_ask
             assert torch.allclose(drawn[drawn_y == c].mean(0), real_feats[real_y == c].mean(0), atol=0.8)
         assert not any(torch.equal(row, r) for row in drawn for r in real_feats)   # drawn, not copied
 
+
+def test_the_default_calibration_is_200_steps_with_both_sides_through_statistics():
+    cfg = SelfRefreshConfig()
+    assert (cfg.calibrate_steps, cfg.calibrate_on, cfg.calibrate_new_on) == (200, "both", "both")
+    with pytest.raises(ValueError, match="calibrate_new_on"):
+        SelfRefreshConfig(calibrate_new_on="prototypes")
