@@ -141,8 +141,11 @@ def tables(results, rows) -> str:
     for g in groups:
         cells = [r for r in results if key(r) == g]
         by_row = {}
+        naive_of = {}  # (part, seed) -> Naive's cell of that invocation, even where a later part's replaces it
         for r in cells:
             by_row.setdefault(r["row"], {})[r["seed"]] = r
+            if r["row"] == "naive":
+                naive_of[(r.get("part"), r["seed"])] = r
         seeds = sorted({r["seed"] for r in cells})
         # rows made by --variant are also compared with the default SelfRefresh of the same seeds
         refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and set(by_row) - set(ROWS) else ())
@@ -163,9 +166,9 @@ def tables(results, rows) -> str:
                 cols.append("-" if ref == name or not common else
                             _paired([runs[k]["acc"] for k in common], [by_row[ref][k]["acc"] for k in common]))
             # a time ratio only against Naive of the same invocation (combined parts ran under other loads)
-            common = [k for k in s if k in by_row.get("naive", {})
-                      and runs[k].get("part") == by_row["naive"][k].get("part")]
-            ratio = (np.mean([runs[k]["wall"] / by_row["naive"][k]["wall"] for k in common]) if common else None)
+            common = [k for k in s if (runs[k].get("part"), k) in naive_of]
+            ratio = (np.mean([runs[k]["wall"] / naive_of[(runs[k].get("part"), k)]["wall"] for k in common])
+                     if common else None)
             cols.append("-" if ratio is None else f"{ratio:.2f}")
             shown = name if s == seeds else f"{name} (seeds {', '.join(map(str, s))})"
             out.append(f"| {shown} | " + " | ".join(cols) + " |")

@@ -136,3 +136,19 @@ def test_real_audio_draws_the_class_order_from_the_seed_and_keeps_orders_apart()
     assert "| naive | 0.200 +- 0.000 | -0.300 |" in seeded
     assert fixed.startswith("fsdd, LSTM 8, 1 epochs per experience, fixed class order 0..C-1")
     assert "| naive | 0.400 +- 0.000 |" in fixed and "replay" not in fixed.split("\n", 3)[3]
+
+
+def test_real_audio_combined_time_ratio_uses_naive_of_the_same_part_even_when_a_later_part_replaces_it():
+    """Combined parts: a row's "time x Naive" divides by Naive of the invocation that ran the row,
+    also where a later part's Naive cell of the same seed is the one the accuracy columns show."""
+    mod = _script("real_audio")
+    cell = {"stream": "fsdd", "cell_type": "lstm", "hidden": 8, "epochs": 1, "order": "seed"}
+    results = [{**cell, "row": "naive", "acc": 0.2, "seed": s, "wall": 2.0, "part": 0} for s in (0, 1)]
+    results += [{**cell, "row": "lwf", "acc": 0.3, "seed": s, "wall": 3.0, "part": 0} for s in (0, 1)]
+    results += [{**cell, "row": "naive", "acc": 0.25, "seed": s, "wall": 1.0, "part": 1} for s in (0, 1)]
+    results += [{**cell, "row": "selfrefresh", "acc": 0.4, "seed": s, "wall": 4.0, "part": 1} for s in (0, 1)]
+    text = mod.tables(results, ["naive", "lwf", "selfrefresh"])
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ") and "---" not in line}
+    assert rows["lwf"].endswith("| 1.50 |")             # 3.0 / 2.0: its own part's Naive
+    assert rows["selfrefresh"].endswith("| 4.00 |")     # 4.0 / 1.0
+    assert "| naive | 0.250 +- 0.000 |" in text         # the later part's Naive for the accuracy
