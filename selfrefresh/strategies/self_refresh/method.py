@@ -342,7 +342,8 @@ class DualMemory:
     def _calibrate_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor,
                         real_feats: Optional[Tensor] = None, pool_feats: Optional[Tensor] = None) -> None:
         """Class-balanced training of NET1's class head on frozen features: the experience's real
-        sequences for the new classes; NET2's pseudo-sequences (labelled by its argmax) and/or
+        sequences for the new classes (and, with ``calibrate_new_on="both"``, as many features drawn
+        from Gaussian statistics of theirs); NET2's pseudo-sequences (labelled by its argmax) and/or
         features drawn from the old classes' statistics for the old ones."""
         head = getattr(model, "classifier", None)
         if not isinstance(head, nn.Linear) or not hasattr(model, "features"):
