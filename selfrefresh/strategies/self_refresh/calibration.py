@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["ClassFeatureStats", "calibrate_head", "fit_discriminant_head", "features_of", "teacher_labels", "align_class_weights"]
+__all__ = ["ClassFeatureStats", "calibrate_head", "features_of", "teacher_labels", "align_class_weights"]
 
 
 def features_of(model: nn.Module, x: Tensor) -> Tensor:
@@ -146,40 +146,6 @@ def calibrate_head(head: nn.Linear, feats: Tensor, labels: Tensor, steps: int, l
         (F.cross_entropy(head(feats), labels, reduction="none") * weights).sum().backward()
         opt.step()
 
-
-
-@torch.no_grad()
-def fit_discriminant_head(head: nn.Linear, feats: Tensor, labels: Tensor, shrinkage: float = 0.1) -> None:
-    """Set ``head``'s rows of the classes in labels (N,) to the linear discriminant of feats (N, H):
-    class means, the class-balanced pooled within-class covariance shrunk by ``shrinkage`` toward its
-    mean variance, equal priors; one scale on all rows fitted to the class-balanced cross-entropy.
-    The other rows get weight 0 and a bias below every fitted logit."""
-    f, y = feats.detach().double(), labels.to(feats.device)
-    classes = y.unique()
-    means = torch.stack([f[y == c].mean(0) for c in classes])                        # (K, H)
-    cov = torch.zeros(f.shape[1], f.shape[1], dtype=f.dtype, device=f.device)
-    for i, c in enumerate(classes):
-        d = f[y == c] - means[i]
-        cov += d.T @ d / len(d)
-    cov /= len(classes)
-    cov = (1 - shrinkage) * cov + shrinkage * cov.diagonal().mean().clamp_min(1e-12) * torch.eye(
-        len(cov), dtype=f.dtype, device=f.device)
-    w = torch.linalg.solve(cov, means.T).T                                             # (K, H)
-    b = -0.5 * (means * w).sum(1)
-    logits = f @ w.T + b
-    target = torch.searchsorted(classes, y)
-    weights = (1.0 / torch.bincount(target, minlength=len(classes)).double())[target]
-    best = min(torch.logspace(-3, 1, 41, dtype=f.dtype).tolist(),
-               key=lambda a: float((F.cross_entropy(a * logits, target, reduction="none") * weights).sum()))
-    w, b = best * w, best * b
-    floor = float((best * logits).max(1).values.min()) - 10.0
-    others = torch.ones(head.out_features, dtype=torch.bool, device=head.weight.device)
-    others[classes.to(head.weight.device)] = False
-    head.weight[classes.to(head.weight.device)] = w.to(head.weight.dtype)
-    head.weight[others] = 0.0
-    if head.bias is not None:
-        head.bias[classes.to(head.weight.device)] = b.to(head.bias.dtype)
-        head.bias[others] = floor
 
 @torch.no_grad()
 def align_class_weights(model: nn.Module, old: Sequence[int], new: Sequence[int]) -> None:

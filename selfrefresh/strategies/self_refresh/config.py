@@ -62,9 +62,6 @@ class SelfRefreshConfig:
         calibrate_new_on: the new classes' side: ``"real"`` (NET1's features of the experience's
             sequences) or ``"both"`` (those and as many features drawn from the Gaussian statistics
             of them, so that every class is seen through statistics as well as examples).
-        calibrate_fit: ``"steps"`` (``calibrate_steps`` Adam steps of cross-entropy) or
-            ``"discriminant"`` (the head set in closed form to the linear discriminant of the same
-            features, one scale fitted; then ``calibrate_fit_steps`` Adam steps from there).
         invert_steps: steps of model inversion after each experience: features drawn from each
             old class's statistics (in NET2's feature space) are turned into sequences by steering
             real sequences of the experience until NET2's final features reach them; NET1's
@@ -123,8 +120,6 @@ class SelfRefreshConfig:
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
     calibrate_new_on: str = "both"
-    calibrate_fit: str = "steps"
-    calibrate_fit_steps: int = 0
     drift: str = "linear"
     invert_steps: int = 20
     invert_per_class: int = 10
@@ -145,7 +140,7 @@ class SelfRefreshConfig:
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
                    "transfer": ("pseudo", "copy"),
                    "calibrate_on": ("pseudo", "prototypes", "both"),
-                   "calibrate_new_on": ("real", "both"), "calibrate_fit": ("steps", "discriminant"), "drift": ("mean", "pseudo", "linear")}
+                   "calibrate_new_on": ("real", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)

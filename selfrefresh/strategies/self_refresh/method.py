@@ -23,8 +23,7 @@ from torch.nn import functional as F
 from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
 from ..losses import current_classes_ce, soft_target_loss
-from .calibration import (ClassFeatureStats, align_class_weights, calibrate_head, features_of,
-                          fit_discriminant_head, teacher_labels)
+from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
@@ -372,11 +371,6 @@ class DualMemory:
             if len(y):
                 feats.append(f)
                 labels.append(y.to(real_y.device))
-        if cfg.calibrate_fit == "discriminant":
-            fit_discriminant_head(head, torch.cat(feats), torch.cat(labels))
-            if cfg.calibrate_fit_steps:
-                calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_fit_steps, cfg.calibrate_lr)
-            return
         calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr)
 
     def _warm_up_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
