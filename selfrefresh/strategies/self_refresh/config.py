@@ -61,8 +61,7 @@ class SelfRefreshConfig:
             drift NET1's features show on the current data: hidden-state replay), or ``"both"``.
         calibrate_new_on: the new classes' side: ``"real"`` (NET1's features of the experience's
             sequences) or ``"both"`` (those and as many features drawn from the Gaussian statistics
-            of them, so that every class is seen through statistics as well as examples), or
-            ``"prototypes"`` (the drawn features alone).
+            of them, so that every class is seen through statistics as well as examples).
         invert_steps: steps of model inversion after each experience: features drawn from each
             old class's statistics (in NET2's feature space) are turned into sequences by steering
             real sequences of the experience until NET2's final features reach them; NET1's
@@ -141,7 +140,7 @@ class SelfRefreshConfig:
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
                    "transfer": ("pseudo", "copy"),
                    "calibrate_on": ("pseudo", "prototypes", "both"),
-                   "calibrate_new_on": ("real", "both", "prototypes"), "drift": ("mean", "pseudo", "linear")}
+                   "calibrate_new_on": ("real", "both"), "drift": ("mean", "pseudo", "linear")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)

@@ -353,14 +353,12 @@ class DualMemory:
         per_class = max(cfg.pool_per_class, int(math.ceil(len(real_x) / max(1, len(self.current)))))
         feats = [features_of(model, real_x) if real_feats is None else real_feats]
         labels = [real_y]
-        if cfg.calibrate_new_on in ("both", "prototypes"):
+        if cfg.calibrate_new_on == "both":
             new_stats = ClassFeatureStats(self.prototypes.rank)
             new_stats.record(feats[0], real_y)
             f, y = new_stats.sample(self.current.tolist(), per_class, real_x.device, self.rng)
             if len(y):
-                if cfg.calibrate_new_on == "prototypes":
-                    feats, labels = [], []
-                feats.append(f.to(feats[0].dtype if feats else f.dtype))
+                feats.append(f.to(feats[0].dtype))
                 labels.append(y.to(real_y.device))
         if cfg.calibrate_on in ("pseudo", "both"):
             pseudo = self.pool.batch if self.pool.batch is not None else self.sample(per_class * len(old))
