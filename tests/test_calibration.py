@@ -37,24 +37,3 @@ def test_calibration_weighs_every_class_the_same():
     calibrate_head(head, feats, labels, steps=200, lr=0.05)
     p = torch.softmax(head(feats[:1]), 1)[0]
     assert p[1].item() == pytest.approx(0.5, abs=0.05)
-
-
-def test_calibration_anchor_keeps_the_head_near_where_it_started():
-    """The anchor's penalty leaves the head closer to its starting parameters, the more the larger,
-    and 0 is the plain calibration step for step."""
-    g = torch.Generator().manual_seed(0)
-    feats = torch.randn(60, 4, generator=g)
-    labels = (feats[:, 0] > 0).long()
-    start = nn.Linear(4, 2)
-    moved = {}
-    for anchor in (0.0, 0.1, 1.0):
-        head = nn.Linear(4, 2)
-        head.load_state_dict(start.state_dict())
-        calibrate_head(head, feats, labels, steps=100, lr=0.05, anchor=anchor)
-        moved[anchor] = float(sum(((p - q) ** 2).sum() for p, q in zip(head.parameters(), start.parameters())))
-    plain = nn.Linear(4, 2)
-    plain.load_state_dict(start.state_dict())
-    calibrate_head(plain, feats, labels, steps=100, lr=0.05)
-    assert moved[0.0] == pytest.approx(float(sum(((p - q) ** 2).sum() for p, q in zip(plain.parameters(),
-                                                                                         start.parameters()))))
-    assert moved[1.0] < moved[0.1] < 0.8 * moved[0.0], moved

@@ -134,22 +134,16 @@ class ClassFeatureStats:
         self.stats = stats
 
 
-def calibrate_head(head: nn.Linear, feats: Tensor, labels: Tensor, steps: int, lr: float,
-                   anchor: float = 0.0) -> None:
+def calibrate_head(head: nn.Linear, feats: Tensor, labels: Tensor, steps: int, lr: float) -> None:
     """Train ``head`` alone for ``steps`` full-batch Adam steps on feats (N, H), labels (N,), every
-    class weighing the same whatever its count; ``anchor`` > 0 adds ``anchor * ||theta - theta_0||^2``
-    toward the parameters it starts from."""
+    class weighing the same whatever its count."""
     counts = torch.bincount(labels, minlength=head.out_features).float()
     weights = (1.0 / counts.clamp_min(1))[labels]
     weights = weights / weights.sum()
-    start = [p.detach().clone() for p in head.parameters()] if anchor else []
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     for _ in range(steps):
         opt.zero_grad()
-        loss = (F.cross_entropy(head(feats), labels, reduction="none") * weights).sum()
-        if anchor:
-            loss = loss + anchor * sum(((p - p0) ** 2).sum() for p, p0 in zip(head.parameters(), start))
-        loss.backward()
+        (F.cross_entropy(head(feats), labels, reduction="none") * weights).sum().backward()
         opt.step()
 
 

@@ -55,8 +55,6 @@ class SelfRefreshConfig:
             on NET2's pseudo-sequences of the old classes and the current real sequences of the
             new ones, which corrects the bias toward the newest classes; 0: none.
         calibrate_lr: Adam learning rate of that calibration.
-        calibrate_anchor: weight of a squared-distance penalty toward the head the calibration
-            starts from (0: none).
         calibrate_on: the old classes' side of the calibration: ``"pseudo"`` (NET1's features of
             NET2's pseudo-sequences), ``"prototypes"`` (features drawn from each old class's running
             feature mean and variance, kept as statistics like the data moments and moved by the
@@ -122,7 +120,6 @@ class SelfRefreshConfig:
     calibrate_lr: float = 1e-2
     calibrate_on: str = "both"
     calibrate_new_on: str = "both"
-    calibrate_anchor: float = 0.0
     drift: str = "linear"
     invert_steps: int = 20
     invert_per_class: int = 10
@@ -149,7 +146,7 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "calibrate_anchor", "real_auto_weight", "real_distill_weight", "real_feature_weight",
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

@@ -371,8 +371,7 @@ class DualMemory:
             if len(y):
                 feats.append(f)
                 labels.append(y.to(real_y.device))
-        calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr,
-                       cfg.calibrate_anchor)
+        calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr)
 
     def _warm_up_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
         """Train the new classes' head rows alone on NET1's frozen features of the experience's
