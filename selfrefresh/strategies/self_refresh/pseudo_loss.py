@@ -24,8 +24,7 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     """
     if batch.static:
         logits, recon, nxt = model.step(batch.x, batch.context)
-        target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
-        loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+        loss = cfg.distill_weight * _distill(cfg, known, logits, batch.logits)
         loss = loss + cfg.auto_weight * F.mse_loss(recon, batch.recon)
         return loss + cfg.context_weight * F.mse_loss(nxt, batch.next_context)
     if batch.transitions and hasattr(model, "step"):
@@ -35,13 +34,19 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     if out is None:
         out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
     logits = out.logits if out is not None else model(batch.x)
-    target = masked_teacher_probs(batch.logits, logits.shape[1], known, cfg.temperature)
-    loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+    loss = cfg.distill_weight * _distill(cfg, known, logits, batch.logits)
     if out is not None and batch.recon is not None and cfg.auto_weight:
         loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
     if out is not None and batch.features is not None and cfg.feature_weight:
         loss = loss + cfg.feature_weight * F.mse_loss(out.features, batch.features)
     return loss
+
+
+def _distill(cfg, known: Optional[Tensor], logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """The student's logits (N, C) against the teacher's (N, C_t) at ``cfg.temperature``, every
+    output the teacher never learned given zero target (scalar)."""
+    target = masked_teacher_probs(teacher_logits, logits.shape[1], known, cfg.temperature)
+    return soft_target_loss(logits, target, cfg.temperature)
 
 
 def truncates(cfg, steps: int) -> bool:
@@ -71,8 +76,7 @@ def _transition_loss(cfg, known, model: nn.Module, batch: PseudoBatch) -> Tensor
         keep = torch.randperm(n * t, device=x.device)[: max(1, int(round(cfg.transition_fraction * n * t)))]
         x, ctx, teacher, recon_t, nxt_t = x[keep], ctx[keep], teacher[keep], recon_t[keep], nxt_t[keep]
     logits, recon, nxt = model.step(x, ctx)
-    target = masked_teacher_probs(teacher, logits.shape[1], known, cfg.temperature)
-    loss = cfg.distill_weight * soft_target_loss(logits, target, cfg.temperature)
+    loss = cfg.distill_weight * _distill(cfg, known, logits, teacher)
     if cfg.auto_weight:
         loss = loss + cfg.auto_weight * F.mse_loss(recon, recon_t)
     return loss + cfg.context_weight * F.mse_loss(nxt, nxt_t)
