@@ -333,3 +333,41 @@ def test_the_default_calibration_is_200_steps_with_both_sides_through_statistics
     assert (cfg.calibrate_steps, cfg.calibrate_on, cfg.calibrate_new_on) == (200, "both", "both")
     with pytest.raises(ValueError, match="calibrate_new_on"):
         SelfRefreshConfig(calibrate_new_on="prototypes")
+
+
+def test_masking_sets_one_band_of_steps_and_one_of_features_to_zero_per_sequence():
+    x = torch.randn(64, 20, 10) + 5.0  # no zero entry before masking
+    assert DualMemory(SelfRefreshConfig())._masked(x) is x  # off by default
+    masked = DualMemory(SelfRefreshConfig(mask_time=0.25, mask_features=0.3))._masked(x)
+    zero = masked == 0
+    assert torch.equal(masked[~zero], x[~zero])
+    steps = zero.all(dim=2)          # (B, T) steps masked across every feature
+    feats = zero.all(dim=1)          # (B, F) features masked at every step
+    assert steps.sum(1).max() <= 5 and feats.sum(1).max() <= 3
+    assert steps.any() and feats.any()
+    for row in list(steps) + list(feats):  # each band is one contiguous run
+        idx = torch.nonzero(row).flatten()
+        assert len(idx) == 0 or idx[-1] - idx[0] + 1 == len(idx)
+    assert torch.equal(zero, steps[:, :, None] | feats[:, None, :])  # nothing else is zero
+    with pytest.raises(ValueError, match="mask_time"):
+        SelfRefreshConfig(mask_time=1.0)
+
+
+def test_mask_prob_leaves_the_other_sequences_whole():
+    x = torch.randn(400, 20, 10) + 5.0
+    masked = DualMemory(SelfRefreshConfig(mask_time=0.5, mask_features=0.5, mask_prob=0.25))._masked(x)
+    touched = (masked == 0).flatten(1).any(1).float().mean().item()
+    assert 0.15 < touched < 0.3  # about a quarter (minus the draws of width 0)
+
+
+def test_mask_after_fit_waits_for_an_epoch_that_reaches_the_accuracy():
+    memory = DualMemory(SelfRefreshConfig(mask_time=0.5, mask_features=0.5, mask_after_fit=0.9))
+    memory.current = torch.tensor([0, 1])
+    x = torch.randn(32, 20, 10) + 5.0
+    assert memory._masked(x) is x                       # nothing fit yet
+    memory._fit_counts = [20, 32]                        # an epoch at 0.625
+    memory.begin_epoch()
+    assert memory._masked(x) is x
+    memory._fit_counts = [30, 32]                        # an epoch at 0.94
+    memory.begin_epoch()
+    assert (memory._masked(x) == 0).any()

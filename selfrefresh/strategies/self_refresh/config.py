@@ -92,6 +92,13 @@ class SelfRefreshConfig:
         warmup_steps: before the experience's training, full-batch Adam steps (``calibrate_lr``) of
             the new classes' head rows alone on NET1's frozen features of the experience's real
             sequences, so that the first steps' errors reach the encoder smaller; 0: none.
+        mask_time, mask_features: masking of the real minibatch NET1 trains on (SpecAugment,
+            Park et al. 2019): one band of up to this fraction of the steps, and one of up to this
+            fraction of the features, set to 0 (the standardised mean) per sequence; NET2's targets
+            on real data are computed on the same masked sequences; 0: none.
+        mask_prob: the chance that a real sequence is masked (the others stay whole).
+        mask_after_fit: mask only once NET1's accuracy over the current classes on the previous
+            epoch's real minibatches has reached this, within the experience; 0: from the start.
         seed: seed of the pseudo-pattern generator and of the method's own draws.
     """
     generator: Union[str, object] = "reverberation"
@@ -127,6 +134,10 @@ class SelfRefreshConfig:
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
     warmup_steps: int = 100
+    mask_time: float = 0.0
+    mask_features: float = 0.0
+    mask_prob: float = 1.0
+    mask_after_fit: float = 0.0
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -167,6 +178,17 @@ class SelfRefreshConfig:
                                                    or not isinstance(self.pseudo_grad_steps, int)
                                                    or self.pseudo_grad_steps < 1):
             raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {self.pseudo_grad_steps!r}")
+        for name in ("mask_time", "mask_features"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
+        for name in ("mask_prob", "mask_after_fit"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+        v = self.mask_prob
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise ValueError(f"mask_prob must be a number in [0, 1], got {v!r}")
         v = self.invert_tail
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValueError(f"invert_tail must be a number in (0, 1], got {v!r}")

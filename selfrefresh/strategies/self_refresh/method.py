@@ -65,8 +65,9 @@ class DualMemory:
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
         self._before = None                 # [(param, its value before the step)] while a step is scaled
-        self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
+        self._cache = None                  # (x, real out, pseudo batch, pseudo out, x as masked) of the fused pass
         self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
+        self._fit_counts, self._fitted = [0, 0], False  # this epoch's [hits, sequences]; masking on (mask_after_fit)
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -84,6 +85,7 @@ class DualMemory:
         self._mb_size, self._epochs = mb_size, epochs
         self.pool.clear()
         self.teacher.clear()
+        self._fit_counts, self._fitted = [0, 0], False
         if self.storage is None:
             return
         if self.config.warmup_steps and real_x is not None and real_y is not None:
@@ -93,6 +95,10 @@ class DualMemory:
             self._refill()
 
     def begin_epoch(self) -> None:
+        hits, total = self._fit_counts
+        if total and hits / total >= self.config.mask_after_fit:
+            self._fitted = True
+        self._fit_counts = [0, 0]
         if self.storage is not None and self.config.regenerate == "epoch":
             self._refill()
 
@@ -222,6 +228,7 @@ class DualMemory:
         Returns the real logits (B, C); keeps both outputs for :meth:`training_loss`.
         """
         pb = self.next_pseudo(len(x), x.device) if self.active() else None
+        original, x = x, self._masked(x)
         fuse = (pb is not None and not pb.static and not pb.transitions and pb.x.shape[1:] == x.shape[1:]
                 and not self.truncates(x.shape[1]))
         if fuse:
@@ -235,8 +242,29 @@ class DualMemory:
             # static (item, context) patterns need an auto head that also reconstructs contexts
             static = getattr(self.generator, "mode", None) == "static"
             real_out, pseudo_out = model.run(x, with_context=static), None
-        self._cache = (x, real_out, pb, pseudo_out)
+        self._cache = (original, real_out, pb, pseudo_out, x)
         return real_out.logits
+
+    def _masked(self, x: Tensor) -> Tensor:
+        """x (B, T, F) with one band of steps and one of features set to 0 per sequence
+        (``mask_time``, ``mask_features``); x itself when both are 0."""
+        cfg = self.config
+        if not (cfg.mask_time or cfg.mask_features) or cfg.mask_after_fit and not self._fitted:
+            return x
+        keep = torch.ones(x.shape, dtype=torch.bool)
+        for dim, share in ((1, cfg.mask_time), (2, cfg.mask_features)):
+            size = x.shape[dim]
+            widest = int(share * size)
+            if widest < 1:
+                continue
+            width = torch.randint(0, widest + 1, (len(x),), generator=self.rng)
+            start = (torch.rand(len(x), generator=self.rng) * (size - width + 1)).long()
+            pos = torch.arange(size)
+            band = (pos >= start[:, None]) & (pos < (start + width)[:, None])  # (B, size)
+            keep &= ~(band[:, :, None] if dim == 1 else band[:, None, :])
+        if cfg.mask_prob < 1:
+            keep |= (torch.rand(len(x), generator=self.rng) >= cfg.mask_prob)[:, None, None]
+        return x * keep.to(x.device, x.dtype)
 
     def training_loss(self, model: nn.Module, x: Tensor, y: Tensor, with_class_loss: bool = True) -> Tensor:
         """The whole loss of one minibatch: real class loss (unless ``with_class_loss`` is False:
@@ -244,9 +272,15 @@ class DualMemory:
         term, and the pseudo-pattern loss. Reuses :meth:`forward_train`'s pass on the same x."""
         if self._cache is None or self._cache[0] is not x:
             self.forward_train(model, x)
-        _, out, pb, pseudo_out = self._cache
+        _, out, pb, pseudo_out, seen = self._cache
         self._cache = None
         cfg = self.config
+        if cfg.mask_after_fit and self.current is not None:
+            with torch.no_grad():
+                cur = self.current.to(y.device)
+                hits = int((cur[out.logits[:, cur].argmax(1)] == y).sum())
+            self._fit_counts[0] += hits
+            self._fit_counts[1] += len(y)
         if with_class_loss:
             loss = self.real_class_loss(out.logits, y)
         elif cfg.real_loss == "current" and self.storage is not None:
@@ -256,7 +290,8 @@ class DualMemory:
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
         if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
-            t_features, t_logits = self.teacher(self.storage, x, self._teacher_outputs)
+            t_features, t_logits = (self.teacher(self.storage, x, self._teacher_outputs) if seen is x
+                                    else self._teacher_outputs(seen))
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
