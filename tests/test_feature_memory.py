@@ -353,21 +353,53 @@ def test_masking_sets_one_band_of_steps_and_one_of_features_to_zero_per_sequence
         SelfRefreshConfig(mask_time=1.0)
 
 
-def test_mask_prob_leaves_the_other_sequences_whole():
-    x = torch.randn(400, 20, 10) + 5.0
-    masked = DualMemory(SelfRefreshConfig(mask_time=0.5, mask_features=0.5, mask_prob=0.25))._masked(x)
-    touched = (masked == 0).flatten(1).any(1).float().mean().item()
-    assert 0.15 < touched < 0.3  # about a quarter (minus the draws of width 0)
+
+def test_masked_training_gives_net1_and_net2_the_same_masked_sequences():
+    """With masking on, NET1's pass and NET2's distillation targets read the same masked minibatch
+    (not the cached whole one); with it off, NET2's targets come from the cache of whole sequences."""
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    x, y = torch.randn(16, 6, 3) + 5.0, torch.tensor([2, 3] * 8)
+    for masking in (False, True):
+        cfg = SelfRefreshConfig(pseudo_ratio=0.0, mask_time=0.5 * masking, mask_features=0.5 * masking, seed=0)
+        mem = DualMemory(cfg)
+        mem.storage = copy.deepcopy(net).eval()
+        mem.known = torch.tensor([True, True, False, False])
+        mem.current = torch.tensor([2, 3])
+        seen = {}
+        def record(key):
+            def hook(module, args):
+                seen.setdefault(key, args[0])
+            return hook
+        hooks = [m.rnn.register_forward_pre_hook(record(k)) for k, m in (("net1", net), ("net2", mem.storage))]
+        mem.training_loss(net, x, y).backward()
+        for h in hooks:
+            h.remove()
+        assert torch.equal(seen["net1"], seen["net2"])
+        assert torch.equal(seen["net1"], x) != masking and (seen["net1"] == 0).any() == masking
+        assert mem.teacher.misses == (0 if masking else len(x))  # the cache is bypassed when masking
 
 
-def test_mask_after_fit_waits_for_an_epoch_that_reaches_the_accuracy():
-    memory = DualMemory(SelfRefreshConfig(mask_time=0.5, mask_features=0.5, mask_after_fit=0.9))
-    memory.current = torch.tensor([0, 1])
-    x = torch.randn(32, 20, 10) + 5.0
-    assert memory._masked(x) is x                       # nothing fit yet
-    memory._fit_counts = [20, 32]                        # an epoch at 0.625
-    memory.begin_epoch()
-    assert memory._masked(x) is x
-    memory._fit_counts = [30, 32]                        # an epoch at 0.94
-    memory.begin_epoch()
-    assert (memory._masked(x) == 0).any()
+def test_feature_projector_learns_a_map_from_net1s_features_to_net2s():
+    """feature_projector: the real-data feature distillation reads NET1's features through a linear
+    map (identity at first) that the method's own Adam steps after each update; off: no map."""
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="gru")
+    x, y = torch.randn(16, 6, 3), torch.tensor([2, 3] * 8)
+    mem = DualMemory(SelfRefreshConfig(pseudo_ratio=0.0, feature_projector=0.01, regenerate="step", seed=0))
+    mem.storage = copy.deepcopy(net).eval()
+    with torch.no_grad():
+        mem.storage.rnn.weight_hh_l0.mul_(0.5)  # NET2's features differ from NET1's
+    mem.known = torch.tensor([True, True, False, False])
+    mem.current = torch.tensor([2, 3])
+    mem.training_loss(net, x, y).backward()
+    assert torch.equal(mem.projector.weight, torch.eye(8))
+    mem.after_update(net)
+    assert not torch.equal(mem.projector.weight, torch.eye(8))
+    assert mem.projector.weight.grad is None or not mem.projector.weight.grad.any()
+    mem.begin_experience(net, [2, 3], n_train=16, mb_size=16, epochs=1)  # a fresh map each experience
+    assert mem.projector is None
+    off = DualMemory(SelfRefreshConfig(pseudo_ratio=0.0, seed=0))
+    off.storage, off.known, off.current = mem.storage, mem.known, mem.current
+    off.training_loss(net, x, y)
+    assert off.projector is None

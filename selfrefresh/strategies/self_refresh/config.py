@@ -96,9 +96,10 @@ class SelfRefreshConfig:
             Park et al. 2019): one band of up to this fraction of the steps, and one of up to this
             fraction of the features, set to 0 (the standardised mean) per sequence; NET2's targets
             on real data are computed on the same masked sequences; 0: none.
-        mask_prob: the chance that a real sequence is masked (the others stay whole).
-        mask_after_fit: mask only once NET1's accuracy over the current classes on the previous
-            epoch's real minibatches has reached this, within the experience; 0: from the start.
+        feature_projector: > 0: the feature distillation on real data reads NET1's features through a
+            linear map learned along (Adam at this learning rate, identity at each experience's
+            start; projected functional regularisation, Gomez-Villa et al. 2022), so that the
+            features may move by an affine map the drift compensation can follow; 0: direct.
         seed: seed of the pseudo-pattern generator and of the method's own draws.
     """
     generator: Union[str, object] = "reverberation"
@@ -136,8 +137,7 @@ class SelfRefreshConfig:
     warmup_steps: int = 100
     mask_time: float = 0.0
     mask_features: float = 0.0
-    mask_prob: float = 1.0
-    mask_after_fit: float = 0.0
+    feature_projector: float = 0.0
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -182,13 +182,9 @@ class SelfRefreshConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
-        for name in ("mask_prob", "mask_after_fit"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
-        v = self.mask_prob
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise ValueError(f"mask_prob must be a number in [0, 1], got {v!r}")
+        v = self.feature_projector
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"feature_projector must be a finite number >= 0, got {v!r}")
         v = self.invert_tail
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValueError(f"invert_tail must be a number in (0, 1], got {v!r}")

@@ -67,7 +67,8 @@ class DualMemory:
         self._before = None                 # [(param, its value before the step)] while a step is scaled
         self._cache = None                  # (x, real out, pseudo batch, pseudo out, x as masked) of the fused pass
         self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
-        self._fit_counts, self._fitted = [0, 0], False  # this epoch's [hits, sequences]; masking on (mask_after_fit)
+        self.projector: Optional[nn.Linear] = None  # NET1 -> NET2 features (feature_projector), per experience
+        self._projector_opt = None
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -85,7 +86,7 @@ class DualMemory:
         self._mb_size, self._epochs = mb_size, epochs
         self.pool.clear()
         self.teacher.clear()
-        self._fit_counts, self._fitted = [0, 0], False
+        self.projector = self._projector_opt = None
         if self.storage is None:
             return
         if self.config.warmup_steps and real_x is not None and real_y is not None:
@@ -95,10 +96,6 @@ class DualMemory:
             self._refill()
 
     def begin_epoch(self) -> None:
-        hits, total = self._fit_counts
-        if total and hits / total >= self.config.mask_after_fit:
-            self._fitted = True
-        self._fit_counts = [0, 0]
         if self.storage is not None and self.config.regenerate == "epoch":
             self._refill()
 
@@ -216,6 +213,9 @@ class DualMemory:
             for p, old in self._before:
                 p.copy_(old + s * (p - old))
         self._before = None
+        if self._projector_opt is not None:
+            self._projector_opt.step()
+            self._projector_opt.zero_grad()
 
     # -- losses --------------------------------------------------------------------------------
     def active(self) -> bool:
@@ -249,7 +249,7 @@ class DualMemory:
         """x (B, T, F) with one band of steps and one of features set to 0 per sequence
         (``mask_time``, ``mask_features``); x itself when both are 0."""
         cfg = self.config
-        if not (cfg.mask_time or cfg.mask_features) or cfg.mask_after_fit and not self._fitted:
+        if not (cfg.mask_time or cfg.mask_features):
             return x
         keep = torch.ones(x.shape, dtype=torch.bool)
         for dim, share in ((1, cfg.mask_time), (2, cfg.mask_features)):
@@ -262,8 +262,6 @@ class DualMemory:
             pos = torch.arange(size)
             band = (pos >= start[:, None]) & (pos < (start + width)[:, None])  # (B, size)
             keep &= ~(band[:, :, None] if dim == 1 else band[:, None, :])
-        if cfg.mask_prob < 1:
-            keep |= (torch.rand(len(x), generator=self.rng) >= cfg.mask_prob)[:, None, None]
         return x * keep.to(x.device, x.dtype)
 
     def training_loss(self, model: nn.Module, x: Tensor, y: Tensor, with_class_loss: bool = True) -> Tensor:
@@ -275,12 +273,6 @@ class DualMemory:
         _, out, pb, pseudo_out, seen = self._cache
         self._cache = None
         cfg = self.config
-        if cfg.mask_after_fit and self.current is not None:
-            with torch.no_grad():
-                cur = self.current.to(y.device)
-                hits = int((cur[out.logits[:, cur].argmax(1)] == y).sum())
-            self._fit_counts[0] += hits
-            self._fit_counts[1] += len(y)
         if with_class_loss:
             loss = self.real_class_loss(out.logits, y)
         elif cfg.real_loss == "current" and self.storage is not None:
@@ -295,10 +287,24 @@ class DualMemory:
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
-                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
+                loss = loss + cfg.real_feature_weight * F.mse_loss(self._projected(out.features), t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
+
+    def _projected(self, features: Tensor) -> Tensor:
+        """NET1's features (..., H) through the learned map to NET2's (``feature_projector`` > 0),
+        else as they are."""
+        if not self.config.feature_projector:
+            return features
+        if self.projector is None:
+            h = features.shape[-1]
+            self.projector = nn.Linear(h, h).to(features.device)
+            with torch.no_grad():
+                self.projector.weight.copy_(torch.eye(h))
+                self.projector.bias.zero_()
+            self._projector_opt = torch.optim.Adam(self.projector.parameters(), lr=self.config.feature_projector)
+        return self.projector(features)
 
     @torch.no_grad()
     def _teacher_outputs(self, x: Tensor):
