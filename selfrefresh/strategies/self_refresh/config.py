@@ -100,6 +100,7 @@ class SelfRefreshConfig:
             linear map learned along (Adam at this learning rate, identity at each experience's
             start; projected functional regularisation, Gomez-Villa et al. 2022), so that the
             features may move by an affine map the drift compensation can follow; 0: direct.
+        projector_on_pseudo: the feature distillation on pseudo-sequences also reads the map.
         seed: seed of the pseudo-pattern generator and of the method's own draws.
     """
     generator: Union[str, object] = "reverberation"
@@ -138,6 +139,7 @@ class SelfRefreshConfig:
     mask_time: float = 0.0
     mask_features: float = 0.0
     feature_projector: float = 0.0
+    projector_on_pseudo: bool = False
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"

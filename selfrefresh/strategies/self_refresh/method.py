@@ -327,7 +327,8 @@ class DualMemory:
     def pseudo_loss(self, model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
         """Loss of a student network on NET2-labelled pseudo-patterns (scalar); ``out``: the
         student's ``run`` output on ``batch.x`` when already computed."""
-        return pseudo_loss(self.config, self.known, model, batch, out)
+        project = self._projected if self.config.feature_projector and self.config.projector_on_pseudo else None
+        return pseudo_loss(self.config, self.known, model, batch, out, project=project)
 
     def truncates(self, steps: int) -> bool:
         """Whether pseudo-sequences of ``steps`` steps get a truncated gradient."""
