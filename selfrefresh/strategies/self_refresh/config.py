@@ -92,15 +92,6 @@ class SelfRefreshConfig:
         warmup_steps: before the experience's training, full-batch Adam steps (``calibrate_lr``) of
             the new classes' head rows alone on NET1's frozen features of the experience's real
             sequences, so that the first steps' errors reach the encoder smaller; 0: none.
-        mask_time, mask_features: masking of the real minibatch NET1 trains on (SpecAugment,
-            Park et al. 2019): one band of up to this fraction of the steps, and one of up to this
-            fraction of the features, set to 0 (the standardised mean) per sequence; NET2's targets
-            on real data are computed on the same masked sequences; 0: none.
-        feature_projector: > 0: the feature distillation on real data reads NET1's features through a
-            linear map learned along (Adam at this learning rate, identity at each experience's
-            start; projected functional regularisation, Gomez-Villa et al. 2022), so that the
-            features may move by an affine map the drift compensation can follow; 0: direct.
-        projector_on_pseudo: the feature distillation on pseudo-sequences also reads the map.
         seed: seed of the pseudo-pattern generator and of the method's own draws.
     """
     generator: Union[str, object] = "reverberation"
@@ -136,10 +127,6 @@ class SelfRefreshConfig:
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
     warmup_steps: int = 100
-    mask_time: float = 0.0
-    mask_features: float = 0.0
-    feature_projector: float = 0.0
-    projector_on_pseudo: bool = False
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -180,13 +167,6 @@ class SelfRefreshConfig:
                                                    or not isinstance(self.pseudo_grad_steps, int)
                                                    or self.pseudo_grad_steps < 1):
             raise ValueError(f"pseudo_grad_steps must be None or an int >= 1, got {self.pseudo_grad_steps!r}")
-        for name in ("mask_time", "mask_features"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-                raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
-        v = self.feature_projector
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"feature_projector must be a finite number >= 0, got {v!r}")
         v = self.invert_tail
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValueError(f"invert_tail must be a number in (0, 1], got {v!r}")

@@ -65,10 +65,8 @@ class DualMemory:
         self.current: Optional[Tensor] = None  # (K,) the current experience's classes
         self.batches_per_epoch = 1
         self._before = None                 # [(param, its value before the step)] while a step is scaled
-        self._cache = None                  # (x, real out, pseudo batch, pseudo out, x as masked) of the fused pass
+        self._cache = None                  # (x, real out, pseudo batch, pseudo out) of the fused pass
         self.teacher = TeacherCache(config.teacher_cache_mb)  # NET2's outputs on this experience's sequences
-        self.projector: Optional[nn.Linear] = None  # NET1 -> NET2 features (feature_projector), per experience
-        self._projector_opt = None
 
     # -- the experience ------------------------------------------------------------------------
     def begin_experience(self, model: nn.Module, classes: Sequence[int], n_train: int, mb_size: int,
@@ -86,7 +84,6 @@ class DualMemory:
         self._mb_size, self._epochs = mb_size, epochs
         self.pool.clear()
         self.teacher.clear()
-        self.projector = self._projector_opt = None
         if self.storage is None:
             return
         if self.config.warmup_steps and real_x is not None and real_y is not None:
@@ -213,9 +210,6 @@ class DualMemory:
             for p, old in self._before:
                 p.copy_(old + s * (p - old))
         self._before = None
-        if self._projector_opt is not None:
-            self._projector_opt.step()
-            self._projector_opt.zero_grad()
 
     # -- losses --------------------------------------------------------------------------------
     def active(self) -> bool:
@@ -228,7 +222,6 @@ class DualMemory:
         Returns the real logits (B, C); keeps both outputs for :meth:`training_loss`.
         """
         pb = self.next_pseudo(len(x), x.device) if self.active() else None
-        original, x = x, self._masked(x)
         fuse = (pb is not None and not pb.static and not pb.transitions and pb.x.shape[1:] == x.shape[1:]
                 and not self.truncates(x.shape[1]))
         if fuse:
@@ -242,27 +235,8 @@ class DualMemory:
             # static (item, context) patterns need an auto head that also reconstructs contexts
             static = getattr(self.generator, "mode", None) == "static"
             real_out, pseudo_out = model.run(x, with_context=static), None
-        self._cache = (original, real_out, pb, pseudo_out, x)
+        self._cache = (x, real_out, pb, pseudo_out)
         return real_out.logits
-
-    def _masked(self, x: Tensor) -> Tensor:
-        """x (B, T, F) with one band of steps and one of features set to 0 per sequence
-        (``mask_time``, ``mask_features``); x itself when both are 0."""
-        cfg = self.config
-        if not (cfg.mask_time or cfg.mask_features):
-            return x
-        keep = torch.ones(x.shape, dtype=torch.bool)
-        for dim, share in ((1, cfg.mask_time), (2, cfg.mask_features)):
-            size = x.shape[dim]
-            widest = int(share * size)
-            if widest < 1:
-                continue
-            width = torch.randint(0, widest + 1, (len(x),), generator=self.rng)
-            start = (torch.rand(len(x), generator=self.rng) * (size - width + 1)).long()
-            pos = torch.arange(size)
-            band = (pos >= start[:, None]) & (pos < (start + width)[:, None])  # (B, size)
-            keep &= ~(band[:, :, None] if dim == 1 else band[:, None, :])
-        return x * keep.to(x.device, x.dtype)
 
     def training_loss(self, model: nn.Module, x: Tensor, y: Tensor, with_class_loss: bool = True) -> Tensor:
         """The whole loss of one minibatch: real class loss (unless ``with_class_loss`` is False:
@@ -270,7 +244,7 @@ class DualMemory:
         term, and the pseudo-pattern loss. Reuses :meth:`forward_train`'s pass on the same x."""
         if self._cache is None or self._cache[0] is not x:
             self.forward_train(model, x)
-        _, out, pb, pseudo_out, seen = self._cache
+        _, out, pb, pseudo_out = self._cache
         self._cache = None
         cfg = self.config
         if with_class_loss:
@@ -282,29 +256,14 @@ class DualMemory:
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
         if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
-            t_features, t_logits = (self.teacher(self.storage, x, self._teacher_outputs) if seen is x
-                                    else self._teacher_outputs(seen))
+            t_features, t_logits = self.teacher(self.storage, x, self._teacher_outputs)
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
-                loss = loss + cfg.real_feature_weight * F.mse_loss(self._projected(out.features), t_features)
+                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
-
-    def _projected(self, features: Tensor) -> Tensor:
-        """NET1's features (..., H) through the learned map to NET2's (``feature_projector`` > 0),
-        else as they are."""
-        if not self.config.feature_projector:
-            return features
-        if self.projector is None:
-            h = features.shape[-1]
-            self.projector = nn.Linear(h, h).to(features.device)
-            with torch.no_grad():
-                self.projector.weight.copy_(torch.eye(h))
-                self.projector.bias.zero_()
-            self._projector_opt = torch.optim.Adam(self.projector.parameters(), lr=self.config.feature_projector)
-        return self.projector(features)
 
     @torch.no_grad()
     def _teacher_outputs(self, x: Tensor):
@@ -327,8 +286,7 @@ class DualMemory:
     def pseudo_loss(self, model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
         """Loss of a student network on NET2-labelled pseudo-patterns (scalar); ``out``: the
         student's ``run`` output on ``batch.x`` when already computed."""
-        project = self._projected if self.config.feature_projector and self.config.projector_on_pseudo else None
-        return pseudo_loss(self.config, self.known, model, batch, out, project=project)
+        return pseudo_loss(self.config, self.known, model, batch, out)
 
     def truncates(self, steps: int) -> bool:
         """Whether pseudo-sequences of ``steps`` steps get a truncated gradient."""

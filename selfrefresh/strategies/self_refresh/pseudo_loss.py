@@ -15,14 +15,12 @@ from ..losses import masked_teacher_probs, soft_target_loss
 __all__ = ["pseudo_loss", "truncates"]
 
 
-def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBatch, out=None,
-                project=None) -> Tensor:
+def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBatch, out=None) -> Tensor:
     """Loss of a student network on teacher-labelled pseudo-patterns (scalar).
 
     ``cfg``: a :class:`SelfRefreshConfig`; ``known`` (C,) bool: the classes the teacher learned
     (the others get zero target probability); ``out``: the student's ``run`` output on
-    ``batch.x`` when already computed; ``project``: a map the student's features (..., H) go
-    through before the feature distillation (None: none).
+    ``batch.x`` when already computed.
     """
     if batch.static:
         logits, recon, nxt = model.step(batch.x, batch.context)
@@ -40,8 +38,7 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     if out is not None and batch.recon is not None and cfg.auto_weight:
         loss = loss + cfg.auto_weight * F.mse_loss(out.recon, batch.recon)
     if out is not None and batch.features is not None and cfg.feature_weight:
-        student = out.features if project is None else project(out.features)
-        loss = loss + cfg.feature_weight * F.mse_loss(student, batch.features)
+        loss = loss + cfg.feature_weight * F.mse_loss(out.features, batch.features)
     return loss
 
 
