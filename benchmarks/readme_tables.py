@@ -68,11 +68,21 @@ SCRIPTS: List[Script] = [
             "--strategies", "naive", "replay", "selfrefresh", "selfrefresh-fast",
             "--variant", 'selfrefresh-whole-inversion=selfrefresh:{"invert_tail": 1.0}',
             "--variant", 'selfrefresh-no-inversion=selfrefresh:{"invert_steps": 0}',
-            "--variant", 'selfrefresh-no-cache=selfrefresh:{"teacher_cache_mb": 0}',
-            "--variant", 'selfrefresh-no-warmup=selfrefresh:{"warmup_steps": 0}'],
+            "--variant", 'selfrefresh-no-warmup=selfrefresh:{"warmup_steps": 0}',
+            "--variant", 'selfrefresh-whole-gradient=selfrefresh:{"pseudo_grad_tail": 1.0}'],
            ["--parts", "train", "layers", "generate", "--stream", "japanese-vowels", "--strategies", "naive",
             "selfrefresh", "--epochs", "1", "--repeat", "1", "--hidden", "8", "--out", "{out}.md"],
            "speed.md", threads=1, minutes="8"),
+    # the same at the size of the whole FSDD corpus (5 jittered copies of each recording, minibatch 64)
+    Script("speed_full_size", "benchmarks/speed.py",
+           ["--parts", "train", "--stream", "fsdd", "--copies", "5", "--mb", "64", "--cell", "lstm", "--hidden", "128",
+            "--epochs", "8", "25", "--strategies", "naive", "replay", "selfrefresh", "selfrefresh-fast",
+            "--variant", 'selfrefresh-whole-gradient=selfrefresh:{"pseudo_grad_tail": 1.0}',
+            "--variant", 'selfrefresh-unchunked=selfrefresh:{"generator_kwargs": {"steer_chunk": null}}',
+            "--out", "benchmarks/results/speed_full_size.md"],
+           ["--parts", "train", "--stream", "japanese-vowels", "--copies", "2", "--mb", "64", "--strategies", "naive",
+            "selfrefresh", "--epochs", "1", "--repeat", "1", "--hidden", "8", "--out", "{out}.md"],
+           "speed_full_size.md", threads=1, minutes="15"),
 ]
 SCRIPT_BY_NAME: Dict[str, Script] = {s.name: s for s in SCRIPTS}
 
@@ -144,6 +154,7 @@ BLOCKS: Dict[str, Block] = {
     "fuzz_cli": Block("fuzz_cli.md", _bold_line, "fuzz_cli"),
     "threads": Block("threads.md", _first_table, "threads"),
     "speed": Block("speed.md", _code_block, "speed"),
+    "speed_full_size": Block("speed_full_size.md", _code_block, "speed_full_size"),
 }
 
 

@@ -76,21 +76,43 @@ def _train_once(name, bench, info, epochs, hidden, device, cell="gru", mb=32, va
     return sum(per_exp), counter.n, per_exp
 
 
-def _stream(stream):
+def _stream(stream, copies=1):
     """The benchmark and its minibatch size: the real-audio benchmark's set-up for the streams it
-    defines (``benchmarks/real_audio.py``: FSDD log-mel 40 x 48, minibatch 16), else the small size."""
+    defines (``benchmarks/real_audio.py``: FSDD log-mel 40 x 48, minibatch 16), else the small size.
+
+    ``copies`` > 1: every training sequence ``copies`` times (the copies jittered by Gaussian noise
+    of std 0.05), a stream the size of a larger corpus for timing only (FSDD x 5: the 3,000
+    recordings of the full set); the test set is left as it is."""
     from real_audio import STREAMS, load
     if stream in STREAMS:
-        return load(stream, seed=0)
-    from selfrefresh.runs import load_stream
-    return load_stream(stream, "small", progress=False), 32
+        bench, mb = load(stream, seed=0)
+    else:
+        from selfrefresh.runs import load_stream
+        bench, mb = load_stream(stream, "small", progress=False), 32
+    if copies > 1:
+        from selfrefresh.streams.base import class_incremental_stream, experience_tensors
+        train = [experience_tensors(e) for e in bench.train_stream]
+        test = [experience_tensors(e) for e in bench.test_stream]
+        x, y = torch.cat([t[0] for t in train]), torch.cat([t[1] for t in train])
+        g = torch.Generator().manual_seed(0)
+        x = torch.cat([x] + [x + 0.05 * torch.randn(x.shape, generator=g) for _ in range(copies - 1)])
+        order = [c for e in bench.train_stream for c in sorted(e.classes_in_this_experience)]
+        bench = class_incremental_stream(x, y.repeat(copies), torch.cat([t[0] for t in test]),
+                                         torch.cat([t[1] for t in test]), n_experiences=len(train),
+                                         class_order=order)
+    return bench, mb
 
 
-def bench_training(strategies, stream, epochs, hidden, device, repeat=2, cell="gru", variants=None):
+def bench_training(strategies, stream, epochs, hidden, device, repeat=2, cell="gru", variants=None, copies=1,
+                   mb=None):
     """Each strategy ``repeat`` times, the strategies interleaved (so that a change in the shared
-    machine's load hits all of them); the best time of each is reported."""
+    machine's load hits all of them); the best time of each is reported. ``copies``: see
+    :func:`_stream`; ``mb``: the minibatch size (default the stream's)."""
     from selfrefresh.runs import stream_info
-    bench, mb = _stream(stream)
+    bench, stream_mb = _stream(stream, copies)
+    mb = mb or stream_mb
+    if copies > 1:
+        stream = f"{stream} x {copies} (jittered copies of each training sequence)"
     info = stream_info(bench)
     best = {}
     for _ in range(repeat):
@@ -186,6 +208,9 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, nargs="+", default=[5, 25])
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn", "srn"])
+    p.add_argument("--copies", type=int, default=1,
+                   help="each training sequence this many times (jittered copies): a larger corpus, for timing")
+    p.add_argument("--mb", type=int, default=None, help="training minibatch size (default the stream's)")
     p.add_argument("--repeat", type=int, default=2, help="training runs per strategy (best time kept)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "speed.md"),
                    help="markdown file for the printed tables (default benchmarks/results/speed.md)")
@@ -209,7 +234,7 @@ def main(argv=None):
         if "train" in args.parts:
             for epochs in args.epochs:
                 bench_training(list(args.strategies) + list(variants), args.stream, epochs, args.hidden, args.device,
-                               args.repeat, args.cell, variants)
+                               args.repeat, args.cell, variants, args.copies, args.mb)
     from selfrefresh._files import write_text
     cmd = _command("benchmarks/speed.py", argv, prefix=f"OMP_NUM_THREADS={torch.get_num_threads()}")
     write_text(args.out, "# Speed\n\n" + header(cmd, device=args.device,

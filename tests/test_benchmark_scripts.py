@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,26 @@ def test_speed_training_ratios_per_experience(capsys):
     text = capsys.readouterr().out
     naive_line = next(line for line in text.splitlines() if line.strip().startswith("naive"))
     assert naive_line.split()[3:] == ["1.00", "1.00", "1.00", "1.00"]
+
+
+def test_speed_stream_copies_repeat_every_training_sequence_and_keep_the_experiences():
+    """--copies K: K jittered copies of each training sequence, the same classes per experience in
+    the same order, the test set untouched."""
+    from selfrefresh.streams.base import experience_tensors
+    mod = _script("speed")
+    one, mb = mod._stream("japanese-vowels")
+    three, mb3 = mod._stream("japanese-vowels", copies=3)
+    assert mb3 == mb
+    for a, b in zip(one.train_stream, three.train_stream):
+        assert sorted(a.classes_in_this_experience) == sorted(b.classes_in_this_experience)
+        (xa, ya), (xb, yb) = experience_tensors(a), experience_tensors(b)
+        assert len(xb) == 3 * len(xa) and sorted(yb.tolist()) == sorted(ya.tolist() * 3)
+        for c in ya.unique():  # copies jittered by noise of std 0.05: each class's mean sequence stays
+            gap = (xb[yb == c].mean(0) - xa[ya == c].mean(0)).abs().max()
+            assert gap < 0.1, (int(c), float(gap))
+        assert not any(torch.equal(xb[i], xb[j]) for i in range(3) for j in range(i + 1, len(xb)))  # jittered
+    for a, b in zip(one.test_stream, three.test_stream):
+        assert torch.equal(experience_tensors(a)[0], experience_tensors(b)[0])
 
 
 def test_fuzz_report_counts_every_outcome_and_fails_short_of_the_target():

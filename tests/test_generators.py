@@ -71,6 +71,22 @@ def test_steering_with_a_blind_classifier_only_lowers_the_reconstruction_error()
     assert err(g._steer(net, x, torch.zeros(8, dtype=torch.long))) < 0.5 * err(x)
 
 
+def test_steering_by_chunks_gives_the_result_of_one_batch():
+    """steer_chunk splits the seeds, each chunk's loss weighted by its share of the batch: the
+    steered sequences equal one batch's (to float rounding); a chunk below 1 is refused."""
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(3, 8, 4, cell="lstm").eval()
+    x, target = torch.randn(10, 6, 3), torch.arange(10) % 4
+    out = {chunk: Reverberation(net, steer_steps=8, steer_lr=0.05, seq_len=6, steer_chunk=chunk)._steer(net, x, target)
+           for chunk in (None, 3, 64)}
+    assert not torch.allclose(out[None], x, atol=1e-3)
+    torch.testing.assert_close(out[3], out[None], atol=1e-6, rtol=1e-5)
+    assert torch.equal(out[64], out[None])        # one chunk: the same computation
+    assert Reverberation().steer_chunk == 64
+    with pytest.raises(ValueError, match="steer_chunk must be None or an int >= 1"):
+        Reverberation(steer_chunk=0)
+
+
 def test_target_classes_come_from_the_sources_own_random_generator():
     """The classes a generator steers toward are drawn with its seeded generator: the same seed
     gives the same classes whatever the global random state."""

@@ -145,3 +145,17 @@ def test_frozen_restores_each_flag_and_the_mode_even_after_an_error():
             assert not net.training and not any(p.requires_grad for p in net.parameters())
             raise RuntimeError("inside")
     assert net.training and [p.requires_grad for p in params] == flags
+
+
+def test_inversion_by_chunks_gives_the_result_of_one_batch():
+    """Each sequence's inversion depends on it alone and each chunk's loss is weighted by its
+    share: chunks of 5 over 12 sequences give the one-batch result (to float rounding)."""
+    net = _net()
+    g = torch.Generator().manual_seed(3)
+    seeds, targets = torch.randn(12, 6, 3, generator=g), torch.randn(12, 8, generator=g)
+    whole = invert_features(net, seeds, targets, steps=10, lr=0.05, grad_steps=3, chunk=None)
+    chunked = invert_features(net, seeds, targets, steps=10, lr=0.05, grad_steps=3, chunk=5)
+    assert not torch.equal(whole, seeds)
+    torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="chunk must be None or >= 1"):
+        invert_features(net, seeds, targets, steps=1, lr=0.05, chunk=0)

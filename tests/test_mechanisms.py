@@ -237,7 +237,7 @@ def test_pseudo_loss_is_the_weighted_sum_of_its_terms():
     teacher, student = AutoHeteroRNN(3, 6, 4, cell="gru").eval(), AutoHeteroRNN(3, 6, 4, cell="gru")
     known = torch.tensor([True, True, False, False])
     w = dict(distill_weight=0.5, auto_weight=2.0, feature_weight=3.0, context_weight=5.0, temperature=2.0)
-    cfg = SelfRefreshConfig(**w)
+    cfg = SelfRefreshConfig(pseudo_grad_tail=1.0, **w)  # the whole sequence
     distill = lambda logits, teacher_logits: soft_target_loss(  # noqa: E731
         logits, masked_teacher_probs(teacher_logits, 4, known, 2.0), 2.0)
     seq = label_with(teacher, torch.randn(4, 5, 3))
@@ -245,6 +245,11 @@ def test_pseudo_loss_is_the_weighted_sum_of_its_terms():
     expected = (0.5 * distill(out.logits, seq.logits) + 2.0 * F.mse_loss(out.recon, seq.recon)
                 + 3.0 * F.mse_loss(out.features, seq.features))
     assert pseudo_loss(cfg, known, student, seq).item() == pytest.approx(expected.item(), rel=1e-5)
+    # the default's gradient through the last half (ceil(5 / 2) = 3 steps): the same final logits,
+    # the auto and feature terms over those steps only
+    tail = (0.5 * distill(out.logits, seq.logits) + 2.0 * F.mse_loss(out.recon[:, 2:], seq.recon[:, 2:])
+            + 3.0 * F.mse_loss(out.features[:, 2:], seq.features[:, 2:]))
+    assert pseudo_loss(SelfRefreshConfig(**w), known, student, seq).item() == pytest.approx(tail.item(), rel=1e-5)
     static = Reverberation(teacher, reverberations=1, mode="static").manual_seed(0).sample(4)
     logits, recon, nxt = student.step(static.x, static.context)
     expected = (0.5 * distill(logits, static.logits) + 2.0 * F.mse_loss(recon, static.recon)
@@ -284,11 +289,12 @@ def test_pool_per_class_sets_a_floor_on_the_pool_of_each_experience(trained):
 
 
 def test_real_and_pseudo_sequences_of_one_shape_share_one_pass(trained):
-    """forward_train runs NET1 once over real + pseudo sequences when their (T, F) agree (the fused
-    pass), and its real logits are those of a pass over the real sequences alone."""
+    """forward_train runs NET1 once over real + pseudo sequences when their (T, F) agree and the
+    gradient goes through whole pseudo-sequences (the fused pass), and its real logits are those of a
+    pass over the real sequences alone. With the default gradient through the last half, the real
+    sequences run alone and the pseudo loss makes its own (truncated) pass."""
     net, x = trained
     student = copy.deepcopy(net).train()
-    mem = _memory_with_storage(net)
     calls = []
     run = student.run
 
@@ -297,10 +303,18 @@ def test_real_and_pseudo_sequences_of_one_shape_share_one_pass(trained):
         return run(inp, **kw)
 
     student.run = counting_run
+    mem = _memory_with_storage(net, pseudo_grad_tail=1.0)
     logits = mem.forward_train(student, x[:8])
     assert calls == [(16, 12, 3)]            # 8 real + 8 pseudo (pseudo_ratio 1) in one pass
     assert torch.allclose(logits, run(x[:8], with_context=False).logits, atol=1e-5)
     assert mem._cache[3] is not None         # the pseudo outputs are kept for the loss
+    calls.clear()
+    mem, xb = _memory_with_storage(net), x[:8]
+    logits = mem.forward_train(student, xb)
+    assert calls == [(8, 12, 3)] and mem._cache[3] is None
+    assert torch.allclose(logits, run(xb, with_context=False).logits, atol=1e-5)
+    mem.training_loss(student, xb, torch.tensor([2, 3] * 4))  # reuses the pass on the same xb
+    assert calls == [(8, 12, 3), (8, 6, 3)]  # the pseudo-sequences' last 6 of 12 steps, with a graph
 
 
 def test_observe_records_the_sequence_length_only_when_the_generator_lacks_one():

@@ -95,6 +95,9 @@ def test_config_checks_name_the_field_and_its_choices():
     for bad in (0, 2.0, True):
         with pytest.raises(ValueError, match="pseudo_grad_steps must be None or an int >= 1"):
             SelfRefreshConfig(pseudo_grad_steps=bad)
+    for bad in (0, 1.5, True, float("nan")):
+        with pytest.raises(ValueError, match=r"^pseudo_grad_tail must be a number in \(0, 1\]"):
+            SelfRefreshConfig(pseudo_grad_tail=bad)
     with pytest.raises(ValueError, match="needs pseudo-sequences"):
         SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation(mode="static"))
     assert SelfRefreshConfig(pseudo_learning="transitions", generator=Reverberation()).generator.mode == "sequence"

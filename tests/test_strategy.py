@@ -112,6 +112,34 @@ def test_pseudo_loss_gradient_vanishes_when_student_is_the_teacher(learning, gra
     assert grad_norm() > 1e-3
 
 
+def test_pseudo_grad_tail_is_the_truncation_by_a_fraction_of_the_steps():
+    """pseudo_grad_tail=f backpropagates through the last ceil(f * T) steps: the same loss and
+    gradients as pseudo_grad_steps=ceil(f * T), and not those of the whole sequence."""
+    from selfrefresh.generators import Reverberation
+    from selfrefresh.strategies.self_refresh.pseudo_loss import grad_steps, truncates
+    from selfrefresh.strategies import SelfRefreshConfig
+    assert [grad_steps(SelfRefreshConfig(pseudo_grad_tail=f), 48) for f in (1.0, 0.5, 0.3, 0.01)] == [48, 24, 15, 1]
+    assert grad_steps(SelfRefreshConfig(pseudo_grad_tail=0.7), 10) == 7  # no float rounding up
+    assert grad_steps(SelfRefreshConfig(pseudo_grad_steps=5, pseudo_grad_tail=0.5), 48) == 5
+    assert SelfRefreshConfig().pseudo_grad_tail == 0.5 and truncates(SelfRefreshConfig(), 48)  # the default
+    assert not truncates(SelfRefreshConfig(pseudo_grad_tail=1.0), 48)
+    torch.manual_seed(0)
+    teacher = AutoHeteroRNN(3, 8, 4, cell="lstm").eval()
+    student = AutoHeteroRNN(3, 8, 4, cell="lstm")
+    grads = {}
+    for name, kw in {"tail": {"pseudo_grad_tail": 0.5}, "steps": {"pseudo_grad_steps": 3},
+                     "all": {"pseudo_grad_tail": 1.0}}.items():
+        plugin = SelfRefreshPlugin(generator=Reverberation(teacher, reverberations=1, seq_len=6), seed=0, **kw)
+        plugin.known = torch.ones(4, dtype=torch.bool)
+        batch = plugin.method.sample(8)
+        student.zero_grad()
+        loss = plugin.method.pseudo_loss(student, batch)
+        loss.backward()
+        grads[name] = (loss.detach(), student.rnn.weight_ih_l0.grad.clone())
+    assert torch.equal(grads["tail"][0], grads["steps"][0]) and torch.equal(grads["tail"][1], grads["steps"][1])
+    assert not torch.allclose(grads["tail"][1], grads["all"][1], atol=1e-6)
+
+
 def test_strategy_keywords_map_onto_the_config():
     import inspect
     from selfrefresh.strategies import SelfRefreshConfig

@@ -186,6 +186,10 @@ class Reverberation(_SeededSource):
         seq_len: T for noise seeds (the strategy sets it from the data).
         noise_std: seed scale, relative to the data's per-feature std when known.
         keep_intermediate: static mode: keep every re-injection after the first as a pattern.
+        steer_chunk: sequences steered together (None: all at once). Each sequence's steering
+            depends on it alone and each chunk's loss is weighted by its share of the batch, so the
+            result is that of one batch; on a CPU a recurrent backward pass over more than about 64
+            sequences is several times slower per sequence (``benchmarks/speed.py``).
 
     ``sample(n) -> PseudoBatch``.
     """
@@ -193,8 +197,14 @@ class Reverberation(_SeededSource):
     def __init__(self, network: Optional[nn.Module] = None, reverberations: int = 5,
                  seeds: Union[str, Tensor] = "noise", mode: str = "sequence", steer_steps: int = 0,
                  steer_lr: float = 0.1, steer_auto_weight: float = 1.0, seq_len: Optional[int] = None,
-                 noise_std: float = 1.0, keep_intermediate: bool = False, buffer_noise: float = 0.1):
+                 noise_std: float = 1.0, keep_intermediate: bool = False, buffer_noise: float = 0.1,
+                 steer_chunk: Optional[int] = 64):
         super().__init__(network, seq_len, noise_std, seeds, buffer_noise)
+        if steer_chunk is not None:
+            steer_chunk = check_int(steer_chunk, "steer_chunk", "Reverberation")
+            if steer_chunk < 1:
+                raise ValueError(f"steer_chunk must be None or an int >= 1, got {steer_chunk}")
+        self.steer_chunk = steer_chunk
         if isinstance(reverberations, bool) or not isinstance(reverberations, int):
             raise TypeError(f"Reverberation: reverberations must be an int >= 0, got {reverberations!r}")
         if reverberations < 0:
@@ -218,6 +228,12 @@ class Reverberation(_SeededSource):
 
     # -- sequences ----------------------------------------------------------------------------
     def _steer(self, net: nn.Module, x: Tensor, target: Tensor) -> Tensor:
+        """x (n, T, F) steered toward the classes target (n,), by chunks of ``steer_chunk``."""
+        size = self.steer_chunk or len(x)
+        return torch.cat([self._steer_chunk(net, xs, ts, len(xs) / len(x))
+                          for xs, ts in zip(x.split(size), target.split(size))])
+
+    def _steer_chunk(self, net: nn.Module, x: Tensor, target: Tensor, share: float) -> Tensor:
         x = x.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=self.steer_lr)
         for _ in range(self.steer_steps):
@@ -226,7 +242,7 @@ class Reverberation(_SeededSource):
             loss = nn.functional.cross_entropy(out.logits, target)
             if self.steer_auto_weight:
                 loss = loss + self.steer_auto_weight * (out.recon - x).pow(2).mean()
-            loss.backward()
+            (share * loss).backward()  # the gradient of the whole batch's mean loss
             opt.step()
         return x.detach()
 

@@ -21,7 +21,7 @@ __all__ = ["invert_features"]
 
 
 def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: float,
-                    grad_steps: Optional[int] = None) -> Tensor:
+                    grad_steps: Optional[int] = None, chunk: Optional[int] = 64) -> Tensor:
     """Sequences whose final top-layer features under ``network`` approach ``targets``.
 
     Args:
@@ -33,6 +33,8 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
         lr: Adam's learning rate.
         grad_steps: steer only the last k steps of each seed (its first T - k steps are kept and
             run once): about k / T of the cost. None (or k >= T): the whole sequence.
+        chunk: sequences inverted together (None: all): the same result as one batch (each
+            chunk's loss weighted by its share), faster on a CPU above about 64 sequences.
 
     Returns:
         (N, T, F) the steered sequences (no graph).
@@ -42,18 +44,27 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
                          f"got {tuple(seeds.shape)} and {tuple(targets.shape)}")
     if steps == 0:
         return seeds.detach().clone()
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"invert_features: chunk must be None or >= 1, got {chunk}")
     cut = 0 if grad_steps is None or grad_steps >= seeds.shape[1] else seeds.shape[1] - grad_steps
-    x = seeds[:, cut:].detach().clone().requires_grad_(True)
+    size = chunk or len(seeds)
     with frozen(network):
-        state = None
-        if cut:
-            with torch.no_grad():
-                _, state = network.rnn(seeds[:, :cut])
-        opt = torch.optim.Adam([x], lr=lr)
-        with torch.enable_grad():
-            for _ in range(steps):
-                opt.zero_grad()
-                out, _ = network.rnn(x, state)
-                F.mse_loss(out[:, -1], targets.detach()).backward()
-                opt.step()
+        return torch.cat([_invert(network, s, t, steps, lr, cut, len(s) / len(seeds))
+                          for s, t in zip(seeds.split(size), targets.detach().split(size))])
+
+
+def _invert(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: float, cut: int,
+            share: float) -> Tensor:
+    x = seeds[:, cut:].detach().clone().requires_grad_(True)
+    state = None
+    if cut:
+        with torch.no_grad():
+            _, state = network.rnn(seeds[:, :cut])
+    opt = torch.optim.Adam([x], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad()
+            out, _ = network.rnn(x, state)
+            (share * F.mse_loss(out[:, -1], targets)).backward()  # the gradient of the whole batch's mean loss
+            opt.step()
     return torch.cat([seeds[:, :cut].detach(), x.detach()], dim=1)

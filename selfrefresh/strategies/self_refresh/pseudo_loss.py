@@ -3,6 +3,7 @@ losses on whole pseudo-sequences (optionally through their last k steps only), o
 (item, context) patterns, or on a sequence's step transitions in one parallel step."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -30,7 +31,7 @@ def pseudo_loss(cfg, known: Optional[Tensor], model: nn.Module, batch: PseudoBat
     if batch.transitions and hasattr(model, "step"):
         return _transition_loss(cfg, known, model, batch)
     if out is None and truncates(cfg, batch.x.shape[1]) and hasattr(model, "run"):
-        return _truncated_loss(cfg, known, model, batch, cfg.pseudo_grad_steps)
+        return _truncated_loss(cfg, known, model, batch, grad_steps(cfg, batch.x.shape[1]))
     if out is None:
         out = model.run(batch.x, with_context=False) if hasattr(model, "run") else None
     logits = out.logits if out is not None else model(batch.x)
@@ -49,10 +50,16 @@ def _distill(cfg, known: Optional[Tensor], logits: Tensor, teacher_logits: Tenso
     return soft_target_loss(logits, target, cfg.temperature)
 
 
+def grad_steps(cfg, steps: int) -> int:
+    """The last steps of a ``steps``-step pseudo-sequence its loss backpropagates through."""
+    if cfg.pseudo_grad_steps is not None:
+        return min(steps, cfg.pseudo_grad_steps)
+    return min(steps, max(1, math.ceil(getattr(cfg, "pseudo_grad_tail", 1.0) * steps - 1e-9)))
+
+
 def truncates(cfg, steps: int) -> bool:
     """Whether pseudo-sequences of ``steps`` steps get a truncated gradient."""
-    k = cfg.pseudo_grad_steps
-    return k is not None and k < steps
+    return grad_steps(cfg, steps) < steps
 
 
 def _truncated_loss(cfg, known, model: nn.Module, batch: PseudoBatch, k: int) -> Tensor:
