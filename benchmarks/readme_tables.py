@@ -83,6 +83,9 @@ SCRIPTS: List[Script] = [
            ["--parts", "train", "--stream", "japanese-vowels", "--copies", "2", "--mb", "64", "--strategies", "naive",
             "selfrefresh", "--epochs", "1", "--repeat", "1", "--hidden", "8", "--out", "{out}.md"],
            "speed_full_size.md", threads=1, minutes="15"),
+    # an LSTM backward by minibatch size, and the pool's steering by chunks of 64 against all at once
+    Script("speed_batch", "benchmarks/speed.py", ["--parts", "batch", "--out", "benchmarks/results/speed_batch.md"],
+           ["--parts", "batch", "--out", "{out}.md"], "speed_batch.md", threads=1, minutes="1"),
 ]
 SCRIPT_BY_NAME: Dict[str, Script] = {s.name: s for s in SCRIPTS}
 
@@ -155,6 +158,7 @@ BLOCKS: Dict[str, Block] = {
     "threads": Block("threads.md", _first_table, "threads"),
     "speed": Block("speed.md", _code_block, "speed"),
     "speed_full_size": Block("speed_full_size.md", _code_block, "speed_full_size"),
+    "speed_batch": Block("speed_batch.md", _code_block, "speed_batch"),
 }
 
 

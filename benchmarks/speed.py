@@ -19,6 +19,9 @@ Prints its tables and writes them, headed by the command, commit, date and machi
    ``selfrefresh.generators.gan`` is present), from a network of the same size.
 3. Layers: forward + backward of ``selfrefresh.nn.{SRN, RNN, GRU, LSTM}`` vs ``torch.nn.RNN``
    (tanh), ``GRU``, ``LSTM`` on (B, T, F) = (64, 100, 40), H = 128. Target: within 1.1x.
+4. Batch (``--parts batch``, not in the default parts): an LSTM 128's forward + backward time by
+   minibatch size (32-128, per 64 rows), and the steering of a pool of 128 / 400 pseudo-sequences in
+   chunks of 64 (``Reverberation``'s default ``steer_chunk``) against all at once.
 """
 from __future__ import annotations
 
@@ -195,11 +198,42 @@ def bench_layers(device, batch=64, steps=100, features=40, hidden=128):
         print(f"  {name:6s} {1e3 * a:15.2f} {1e3 * b:15.2f} {a / b:7.2f}")
 
 
+
+def bench_batch(device, hidden=128, steps=48, features=40, batches=(32, 64, 96, 128), pools=(128, 400)):
+    """An LSTM's forward + backward time by minibatch size, and the steering of a pool of
+    pseudo-sequences in chunks of 64 against all at once (the FSDD size: T = 48, F = 40).
+    Returns ([(batch, seconds)], [(pool size, chunked seconds, all-at-once seconds)])."""
+    from selfrefresh.generators import Reverberation
+    from selfrefresh.models import AutoHeteroRNN
+    torch.manual_seed(0)
+    net = AutoHeteroRNN(features, hidden, 10, cell="lstm").to(device)
+    print(f"\nLSTM {hidden}, forward + backward by batch size, (T, F) = ({steps}, {features}), {device}")
+    print(f"  {'batch':>6s} {'ms':>9s} {'ms per 64 rows':>15s}")
+    by_batch, by_pool = [], []
+    for b in batches:
+        x = torch.randn(b, steps, features, device=device)
+        t = best_time(lambda: net.run(x, with_context=False).logits.sum().backward(), device)
+        by_batch.append((b, t))
+        print(f"  {b:6d} {1e3 * t:9.2f} {1e3 * t * 64 / b:15.2f}")
+    net.eval()
+    print(f"\nSteering a pool toward 10 classes (5 steps, then 5 reverberations), same network, {device}")
+    print(f"  {'sequences':>9s} {'chunks of 64 s':>15s} {'all at once s':>14s} {'ratio':>7s}")
+    for n in pools:
+        seeds = torch.randn(n, steps, features, device=device)
+        times = []
+        for chunk in (64, None):
+            gen = Reverberation(network=net, steer_steps=5, seq_len=steps, steer_chunk=chunk)
+            gen.configure(net, classes=list(range(10))).use_seeds(seeds).manual_seed(0)
+            times.append(best_time(lambda: gen.sample(n), device, repeat=3, warmup=1))
+        by_pool.append((n, *times))
+        print(f"  {n:9d} {times[0]:15.3f} {times[1]:14.3f} {times[0] / times[1]:7.2f}")
+    return by_batch, by_pool
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--parts", nargs="+", default=["train", "generate", "layers"],
-                   choices=["train", "generate", "layers"])
+                   choices=["train", "generate", "layers", "batch"])
     p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "selfrefresh-fast", "ewc", "lwf",
                                                        "replay", "agem", "cumulative"])
     p.add_argument("--variant", action="append", default=[], metavar="NAME=STRATEGY:JSON",
@@ -229,6 +263,8 @@ def main(argv=None):
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
         if "layers" in args.parts:
             bench_layers(args.device)
+        if "batch" in args.parts:
+            bench_batch(args.device)
         if "generate" in args.parts:
             bench_generation(args.hidden, args.device)
         if "train" in args.parts:

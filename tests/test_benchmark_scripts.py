@@ -78,6 +78,17 @@ def test_speed_stream_copies_repeat_every_training_sequence_and_keep_the_experie
         assert torch.equal(experience_tensors(a)[0], experience_tensors(b)[0])
 
 
+
+def test_speed_batch_part_times_every_batch_size_and_pool(capsys):
+    """--parts batch: a time per minibatch size and, per pool size, the chunked and the whole-batch
+    steering (the same sequences: the generator test checks that), each printed on its own row."""
+    mod = _script("speed")
+    by_batch, by_pool = mod.bench_batch("cpu", hidden=8, steps=5, features=3, batches=(2, 4), pools=(8, 70))
+    assert [b for b, _ in by_batch] == [2, 4] and all(t > 0 for _, t in by_batch)
+    assert [n for n, *_ in by_pool] == [8, 70] and all(a > 0 and b > 0 for _, a, b in by_pool)
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.split()[:1] != []]
+    assert [r for r in rows if r.isdigit()] == ["2", "4", "8", "70"]
+
 def test_fuzz_report_counts_every_outcome_and_fails_short_of_the_target():
     mod = _script("fuzz_report")
     log = {"tensors": {"a": "clear error", "b": "clear error", "c": "unexpected IndexError"},
