@@ -188,8 +188,9 @@ class Reverberation(_SeededSource):
         keep_intermediate: static mode: keep every re-injection after the first as a pattern.
         steer_chunk: sequences steered together (None: all at once). Each sequence's steering
             depends on it alone and each chunk's loss is weighted by its share of the batch, so the
-            result is that of one batch; on a CPU a recurrent backward pass over more than about 64
-            sequences is several times slower per sequence (``benchmarks/speed.py``).
+            result is that of one batch up to float rounding (matrix products of another shape
+            round differently); on a CPU a recurrent backward pass costs more per sequence past
+            about 64 sequences (``benchmarks/speed.py --parts batch``).
 
     ``sample(n) -> PseudoBatch``.
     """

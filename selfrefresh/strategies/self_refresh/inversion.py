@@ -33,8 +33,8 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
         lr: Adam's learning rate.
         grad_steps: steer only the last k steps of each seed (its first T - k steps are kept and
             run once): about k / T of the cost. None (or k >= T): the whole sequence.
-        chunk: sequences inverted together (None: all): the same result as one batch (each
-            chunk's loss weighted by its share), faster on a CPU above about 64 sequences.
+        chunk: sequences inverted together (None: all): the result of one batch up to float
+            rounding (each chunk's loss weighted by its share), faster on a CPU above about 64 sequences.
 
     Returns:
         (N, T, F) the steered sequences (no graph).
