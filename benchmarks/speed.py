@@ -198,7 +198,6 @@ def bench_layers(device, batch=64, steps=100, features=40, hidden=128):
         print(f"  {name:6s} {1e3 * a:15.2f} {1e3 * b:15.2f} {a / b:7.2f}")
 
 
-
 def bench_batch(device, hidden=128, steps=48, features=40, batches=(32, 64, 96, 128), pools=(128, 400)):
     """An LSTM's forward + backward time by minibatch size, and the steering of a pool of
     pseudo-sequences in chunks of 64 against all at once (the FSDD size: T = 48, F = 40).
@@ -228,6 +227,7 @@ def bench_batch(device, hidden=128, steps=48, features=40, batches=(32, 64, 96, 
         by_pool.append((n, *times))
         print(f"  {n:9d} {times[0]:15.3f} {times[1]:14.3f} {times[0] / times[1]:7.2f}")
     return by_batch, by_pool
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

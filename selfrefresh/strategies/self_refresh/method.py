@@ -28,7 +28,7 @@ from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
 from .pool import PseudoPool
-from .pseudo_loss import pseudo_loss, truncates
+from .pseudo_loss import pseudo_loss, tail_steps, truncates
 from .teacher_cache import TeacherCache
 
 __all__ = ["DualMemory"]
@@ -328,7 +328,7 @@ class DualMemory:
         if not len(labels):
             return
         seeds = real_x[torch.randint(len(real_x), (len(labels),), generator=self.rng).to(real_x.device)]
-        tail = max(1, math.ceil(cfg.invert_tail * real_x.shape[1]))
+        tail = tail_steps(cfg.invert_tail, real_x.shape[1])
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
         labels = labels.to(x.device)
         pool = self.pool.batch

@@ -50,11 +50,17 @@ def _distill(cfg, known: Optional[Tensor], logits: Tensor, teacher_logits: Tenso
     return soft_target_loss(logits, target, cfg.temperature)
 
 
+def tail_steps(fraction: float, steps: int) -> int:
+    """How many last steps of ``steps`` a fraction in (0, 1] covers: ``ceil(fraction * steps)``,
+    at least 1 (the pseudo loss's ``pseudo_grad_tail``, the inversion's ``invert_tail``)."""
+    return min(steps, max(1, math.ceil(fraction * steps - 1e-9)))
+
+
 def grad_steps(cfg, steps: int) -> int:
     """The last steps of a ``steps``-step pseudo-sequence its loss backpropagates through."""
     if cfg.pseudo_grad_steps is not None:
         return min(steps, cfg.pseudo_grad_steps)
-    return min(steps, max(1, math.ceil(getattr(cfg, "pseudo_grad_tail", 1.0) * steps - 1e-9)))
+    return tail_steps(cfg.pseudo_grad_tail, steps)
 
 
 def truncates(cfg, steps: int) -> bool:
