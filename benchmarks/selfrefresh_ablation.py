@@ -53,6 +53,10 @@ VARIANTS = {
     "statistics moved by the pool's per-class drift (drift='pseudo')": ("selfrefresh", {"drift": "pseudo"}),
     "no inversion of the old classes' statistics (invert_steps=0)": ("selfrefresh", {"invert_steps": 0}),
     "inversion of the whole sequence (invert_tail=1)": ("selfrefresh", {"invert_tail": 1.0}),
+    "calibration of 100 steps, new classes from real features only (the default until 2026-12-02)": (
+        "selfrefresh", {"calibrate_steps": 100, "calibrate_new_on": "real"}),
+    "pseudo loss through the whole sequence (pseudo_grad_tail=1, the default until 2026-12-03)": (
+        "selfrefresh", {"pseudo_grad_tail": 1.0}),
     "calibration on pseudo-sequences only (calibrate_on='pseudo')": ("selfrefresh", {"calibrate_on": "pseudo"}),
     "calibration on feature statistics only (calibrate_on='prototypes')": ("selfrefresh",
                                                                             {"calibrate_on": "prototypes"}),

@@ -184,3 +184,15 @@ def test_real_audio_combined_time_ratio_uses_naive_of_the_same_part_even_when_a_
     assert rows["lwf"].endswith("| 1.50 |")             # 3.0 / 2.0: its own part's Naive
     assert rows["selfrefresh"].endswith("| 4.00 |")     # 4.0 / 1.0
     assert "| naive | 0.250 +- 0.000 |" in text         # the later part's Naive for the accuracy
+
+
+def test_task_aware_accuracy_takes_the_argmax_within_each_experience():
+    mod = _script("feature_diagnosis")
+    head = torch.nn.Linear(4, 4, bias=False)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(4))
+    # class 0 looks most like class 2 (another experience) but more like 0 than like 1 (its own)
+    feats = torch.tensor([[0.5, 0.1, 0.9, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.2, 0.8], [0.0, 0.0, 0.0, 1.0]])
+    labels = torch.tensor([0, 1, 2, 3])
+    assert mod.task_aware_accuracy(head, feats, labels, [[0, 1], [2, 3]]) == pytest.approx(0.75)
+    assert (head(feats).argmax(1) == labels).float().mean().item() == pytest.approx(0.5)
