@@ -116,6 +116,7 @@ class SelfRefreshConfig:
     feature_weight: float = 1.0
     context_weight: float = 1.0
     real_loss: str = "current"
+    real_old_push: float = 0.0
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
@@ -150,7 +151,7 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight", "real_old_push",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

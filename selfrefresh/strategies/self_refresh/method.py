@@ -253,6 +253,8 @@ class DualMemory:
             loss = self.real_class_loss(out.logits, y) - F.cross_entropy(out.logits, y)
         else:
             loss = out.logits.new_zeros(())
+        if cfg.real_old_push and self.storage is not None and out.features is not None:
+            loss = loss + cfg.real_old_push * self.old_push_loss(model, out.features[:, -1], y)
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
         if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
@@ -276,6 +278,20 @@ class DualMemory:
         if self.config.real_loss == "current" and self.storage is not None and self.current is not None:
             return current_classes_ce(logits, y, self.current.to(logits.device))
         return F.cross_entropy(logits, y)
+
+    def old_push_loss(self, model: nn.Module, features: Tensor, y: Tensor) -> Tensor:
+        """Cross-entropy on real data over NET2's classes and the current ones, the old classes'
+        head rows held fixed (detached): pushes the current features (B, H) off the old rows
+        without moving them (scalar)."""
+        head = model.classifier
+        old = torch.nonzero(self.known).flatten().to(features.device)
+        cur = self.current.to(features.device)
+        old_logits = F.linear(features, head.weight[old].detach(),
+                              None if head.bias is None else head.bias[old].detach())
+        cur_logits = F.linear(features, head.weight[cur], None if head.bias is None else head.bias[cur])
+        remap = torch.full((head.out_features,), -1, dtype=torch.long, device=features.device)
+        remap[cur] = torch.arange(len(cur), device=features.device) + len(old)
+        return F.cross_entropy(torch.cat([old_logits, cur_logits], 1), remap[y])
 
     def real_distill_loss(self, logits: Tensor, teacher_logits: Tensor) -> Tensor:
         """LwF on real data: NET1's outputs over NET2's classes match NET2's (scalar)."""
