@@ -7,6 +7,10 @@ and then, on the final network's features (the class head's input) of every clas
 * ``task_aware``: the final head's accuracy with its argmax restricted to the classes of the test
   sequence's own experience (task-incremental): what is kept within each experience; ``acc`` minus
   this is lost to confusions across experiences;
+* ``pooled_gaussian``: the network-free baseline ``pooled-gaussian`` (a Gaussian per class of each
+  sequence's time-pooled mean and spread, fitted on the training sequences) on the same test set;
+  ``head_x_gaussian``: the product of the two experts, the final head's softmax and the Gaussians'
+  posterior (what the network adds to the baseline);
 * ``probe``: a linear head trained from scratch on the TRUE training features of all classes
   (500 full-batch Adam steps): how separable the features still are;
 * ``ncm``: nearest class mean with the true class means;
@@ -40,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _provenance import command as _command, header, machine  # noqa: E402
 
-METRICS = ("acc", "task_aware", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "cal_statsmean",
+METRICS = ("acc", "task_aware", "pooled_gaussian", "head_x_gaussian", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "cal_statsmean",
            "cal_truemean", "stats_err")
 
 
@@ -78,6 +82,7 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
     from selfrefresh.runs import build_model, stream_info
     from selfrefresh.runs.loop import accuracy_evaluator, silence_warnings, train_stream
     from selfrefresh.strategies import make_strategy
+    from selfrefresh.strategies.pooled_gaussian import PooledGaussianClassifier
     from selfrefresh.strategies.self_refresh.calibration import calibrate_head, features_of
 
     silence_warnings()
@@ -111,13 +116,21 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
         o.zero_grad()
         F.cross_entropy(head(ftr), ytr).backward()
         o.step()
+    gauss = PooledGaussianClassifier(C, xtr.shape[-1])
+    gauss.accumulate(xtr, ytr)
+    gauss.finish()
+    with torch.no_grad():
+        g_scores = gauss(xte).double()
+        head_lp = torch.log_softmax(m.classifier(fte).double(), 1)
+    res_gauss = {"pooled_gaussian": (g_scores.argmax(1) == yte).float().mean().item(),
+                 "head_x_gaussian": ((head_lp + torch.log_softmax(g_scores, 1)).argmax(1) == yte).float().mean().item()}
     means = {c: ftr[ytr == c].mean(0) for c in range(C)}
     cls = sorted(means)
     ncm = (torch.tensor(cls)[torch.cdist(fte, torch.stack([means[c] for c in cls])).argmin(1)] == yte)
     res = {"kind": kind, "options": options, "seed": seed, "epochs": epochs, "acc": float(np.mean(accs)),
            "per_experience": accs, "probe": accuracy(head), "ncm": ncm.float().mean().item(), "wall": wall,
            "task_aware": task_aware_accuracy(m.classifier, fte, yte, [
-               sorted(int(c) for c in e.classes_in_this_experience) for e in bm.train_stream])}
+               sorted(int(c) for c in e.classes_in_this_experience) for e in bm.train_stream]), **res_gauss}
 
     current = sorted(int(c) for c in bm.train_stream[-1].classes_in_this_experience)
     old = [c for c in range(C) if c not in current]

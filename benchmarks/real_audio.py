@@ -54,13 +54,14 @@ ROWS = {
     "generative-replay": ("generative-replay", {}),
     "replay": ("replay", None),
     "cumulative": ("cumulative", {}),
+    "pooled-gaussian": ("pooled-gaussian", {}),  # no network: a Gaussian per class of pooled statistics
     "selfrefresh": ("selfrefresh", {}),
     "selfrefresh-fast": ("selfrefresh-fast", {}),
     "selfrefresh-papers": ("selfrefresh-papers", {}),
     "selfrefresh-plain": ("selfrefresh-plain", {}),
     "selfrefresh-gan": ("selfrefresh-gan", {}),
 }
-DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulative", "selfrefresh",
+DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulative", "pooled-gaussian", "selfrefresh",
                 "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-plain")
 
 

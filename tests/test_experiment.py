@@ -129,7 +129,7 @@ def test_make_strategy_names():
         m = AutoHeteroRNN(3, 4, 4)
         s = make_strategy(name, m, torch.optim.Adam(m.parameters()), train_mb_size=4, eval_mb_size=4)
         assert s.model is m
-    assert len(STRATEGY_NAMES) == 15
+    assert len(STRATEGY_NAMES) == 16
     # the fast preset: half the pseudo-sequences per minibatch (and in the pool), each weighing twice
     m = AutoHeteroRNN(3, 4, 4)
     full = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh

@@ -65,7 +65,7 @@ def test_strategy_specs_and_spellings():
     assert strategies.StrategySpec is STRATEGIES["naive"].__class__   # loaded on first use
     with pytest.raises(AttributeError, match="module 'selfrefresh.strategies' has no attribute 'Nope'"):
         strategies.Nope
-    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 15
+    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 16
     assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
     with pytest.raises(ValueError, match=r"^unknown strategy 'nope'; choose one of "

@@ -26,6 +26,7 @@ from torch import nn
 
 from .baselines import AVALANCHE_BASELINES
 from .generative_replay import GENERATIVE_REPLAY
+from .pooled_gaussian import POOLED_GAUSSIAN
 from .selfrefresh_specs import SELFREFRESH, SELFREFRESH_SPECS
 from .losses import PaddedCrossEntropyLoss
 from .spec import BuildArgs, StrategySpec
@@ -33,7 +34,7 @@ from .spec import BuildArgs, StrategySpec
 __all__ = ["STRATEGIES", "STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "SELFREFRESH_NAMES", "StrategySpec",
            "strategy_spec", "make_strategy", "stored_real_samples", "strategy_state", "load_strategy_state"]
 
-_SPECS = (*AVALANCHE_BASELINES, GENERATIVE_REPLAY, *SELFREFRESH_SPECS)
+_SPECS = (*AVALANCHE_BASELINES, GENERATIVE_REPLAY, POOLED_GAUSSIAN, *SELFREFRESH_SPECS)
 
 #: name -> spec, in the order of the command line's help.
 STRATEGIES: Dict[str, StrategySpec] = {s.name: s for s in _SPECS}

@@ -24,6 +24,11 @@ class SelfRefreshConfig:
             seed sequences (a GAN) ignore it.
         steer: steer seeds toward NET2's classes (the generator's ``steer_steps`` says how hard).
         match_moments: noise seeds around the running per-feature mean/std of the real data.
+        class_moments: ``"off"``, ``"inversion"`` or ``"both"``: keep each class's Gaussian of the
+            time-pooled mean and spread of its sequences (statistics, no sequence:
+            :class:`~selfrefresh.strategies.pooled_gaussian.PooledGaussianClassifier`) and give every
+            seed of the inversion (and with ``"both"`` of the pool) a mean and spread over time drawn
+            from its target class's Gaussian before it is steered.
         pseudo_ratio: pseudo-patterns per real sequence in each minibatch.
         regenerate: ``"step"`` (fresh patterns every minibatch), ``"epoch"`` (a pool per epoch)
             or ``"experience"`` (one pool per experience, reused).
@@ -102,6 +107,7 @@ class SelfRefreshConfig:
     seeds: str = "current"
     steer: bool = True
     match_moments: bool = True
+    class_moments: str = "off"
     pseudo_ratio: float = 1.0
     regenerate: str = "experience"
     pool_factor: float = 0.05
@@ -116,7 +122,6 @@ class SelfRefreshConfig:
     feature_weight: float = 1.0
     context_weight: float = 1.0
     real_loss: str = "current"
-    real_old_push: float = 0.0
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
@@ -143,6 +148,7 @@ class SelfRefreshConfig:
     def __post_init__(self):
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
+                   "class_moments": ("off", "inversion", "both"),
                    "transfer": ("pseudo", "copy"),
                    "calibrate_on": ("pseudo", "prototypes", "both"),
                    "calibrate_new_on": ("real", "both"), "drift": ("mean", "pseudo", "linear")}
@@ -151,7 +157,7 @@ class SelfRefreshConfig:
                 raise ValueError(f"{name} must be " + " or ".join(repr(a) for a in allowed)
                                  + f", got {getattr(self, name)!r}")
         for name in ("pseudo_ratio", "pool_factor", "distill_weight", "auto_weight", "feature_weight",
-                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight", "real_old_push",
+                     "context_weight", "real_auto_weight", "real_distill_weight", "real_feature_weight",
                      "teacher_cache_mb"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

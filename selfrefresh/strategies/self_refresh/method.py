@@ -27,6 +27,7 @@ from .calibration import ClassFeatureStats, align_class_weights, calibrate_head,
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
+from ..pooled_gaussian import PooledGaussianClassifier, match_pooled_statistics
 from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, tail_steps, truncates
 from .teacher_cache import TeacherCache
@@ -59,6 +60,7 @@ class DualMemory:
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
         self.prototypes = ClassFeatureStats(config.prototype_rank)  # per-class mean/variance of NET1's features
+        self.input_stats: Optional[PooledGaussianClassifier] = None  # class_moments: per-class pooled input statistics
         # the method's own draws (pool order, statistics' samples, inversion seeds): no global RNG
         self.rng = torch.Generator().manual_seed(config.seed + 1)
         self.pool = PseudoPool(self.rng)
@@ -131,6 +133,8 @@ class DualMemory:
                 if cfg.calibrate_steps and self.storage is not None:
                     self._calibrate_head(model, real_x, real_y, feats, pool_feats)
                 self.prototypes.record(feats, real_y)
+            if cfg.class_moments != "off":
+                self._record_input_stats(model, real_x, real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -161,8 +165,39 @@ class DualMemory:
             mean = s / n
             moments = (mean.float(), (ss / n - mean * mean).clamp_min(1e-8).sqrt().float())
         self.generator.configure(network, classes=classes, moments=moments)
+        if hasattr(self.generator, "seed_transform"):
+            self.generator.seed_transform = self.seeds_for_classes if cfg.class_moments == "both" else None
         if cfg.seeds == "current" and real_x is not None and hasattr(self.generator, "use_seeds"):
             self.generator.use_seeds(real_x.detach().float().cpu())
+
+    def seeds_for_classes(self, x: Tensor, target: Tensor) -> Tensor:
+        """Seeds x (n, T, F) given the time-pooled mean and spread of a sequence drawn from the
+        statistics of their target classes (n,) (``class_moments``); classes without statistics
+        keep their seeds."""
+        if self.input_stats is None:
+            return x
+        has = self.input_stats.learned[target.cpu()]
+        if not bool(has.any()):
+            return x
+        x = x.clone()
+        rows = torch.nonzero(has).flatten().to(x.device)
+        summary = self.input_stats.sample(target[rows].cpu(), self.rng)
+        x[rows] = match_pooled_statistics(x[rows], summary.to(x.device))
+        return x
+
+    def _record_input_stats(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
+        """Add the experience's sequences real_x (N, T, F) of classes real_y (N,) to ``input_stats``."""
+        if self.input_stats is None:
+            classes = max(int(getattr(model, "num_classes", 0)), int(real_y.max()) + 1)
+            self.input_stats = PooledGaussianClassifier(max(classes, 1), real_x.shape[-1],
+                                                        rank=self.config.prototype_rank)
+        if int(real_y.max()) >= self.input_stats.num_classes:
+            grown = PooledGaussianClassifier(int(real_y.max()) + 1, real_x.shape[-1], rank=self.input_stats.rank)
+            for name, buf in self.input_stats.state_dict().items():
+                getattr(grown, name)[: len(buf)] = buf
+            self.input_stats = grown
+        self.input_stats.accumulate(real_x, real_y)
+        self.input_stats.finish()
 
     def per_batch(self, batch_size: int) -> int:
         """Pseudo-patterns that go with ``batch_size`` real sequences."""
@@ -253,8 +288,6 @@ class DualMemory:
             loss = self.real_class_loss(out.logits, y) - F.cross_entropy(out.logits, y)
         else:
             loss = out.logits.new_zeros(())
-        if cfg.real_old_push and self.storage is not None and out.features is not None:
-            loss = loss + cfg.real_old_push * self.old_push_loss(model, out.features[:, -1], y)
         if cfg.real_auto_weight and hasattr(model, "run"):
             loss = loss + cfg.real_auto_weight * F.mse_loss(out.recon, out.recon_target)
         if (cfg.real_distill_weight or cfg.real_feature_weight) and self.storage is not None:
@@ -278,20 +311,6 @@ class DualMemory:
         if self.config.real_loss == "current" and self.storage is not None and self.current is not None:
             return current_classes_ce(logits, y, self.current.to(logits.device))
         return F.cross_entropy(logits, y)
-
-    def old_push_loss(self, model: nn.Module, features: Tensor, y: Tensor) -> Tensor:
-        """Cross-entropy on real data over NET2's classes and the current ones, the old classes'
-        head rows held fixed (detached): pushes the current features (B, H) off the old rows
-        without moving them (scalar)."""
-        head = model.classifier
-        old = torch.nonzero(self.known).flatten().to(features.device)
-        cur = self.current.to(features.device)
-        old_logits = F.linear(features, head.weight[old].detach(),
-                              None if head.bias is None else head.bias[old].detach())
-        cur_logits = F.linear(features, head.weight[cur], None if head.bias is None else head.bias[cur])
-        remap = torch.full((head.out_features,), -1, dtype=torch.long, device=features.device)
-        remap[cur] = torch.arange(len(cur), device=features.device) + len(old)
-        return F.cross_entropy(torch.cat([old_logits, cur_logits], 1), remap[y])
 
     def real_distill_loss(self, logits: Tensor, teacher_logits: Tensor) -> Tensor:
         """LwF on real data: NET1's outputs over NET2's classes match NET2's (scalar)."""
@@ -344,6 +363,8 @@ class DualMemory:
         if not len(labels):
             return
         seeds = real_x[torch.randint(len(real_x), (len(labels),), generator=self.rng).to(real_x.device)]
+        if cfg.class_moments != "off":
+            seeds = self.seeds_for_classes(seeds, labels.to(seeds.device))
         tail = tail_steps(cfg.invert_tail, real_x.shape[1])
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
         labels = labels.to(x.device)
@@ -454,6 +475,7 @@ class DualMemory:
             "seq_len": getattr(self.generator, "seq_len", None),
             "prototypes": self.prototypes.state_dict(),
             "rng": self.rng.get_state(),
+            "input_stats": None if self.input_stats is None else self.input_stats.state_dict(),
         }
 
     def load_state_dict(self, state: dict, model: nn.Module) -> None:
@@ -470,6 +492,12 @@ class DualMemory:
         self.prototypes.load_state_dict(state.get("prototypes") or {})
         if state.get("rng") is not None:
             self.rng.set_state(state["rng"])
+        stats = state.get("input_stats")
+        self.input_stats = None
+        if stats is not None:
+            self.input_stats = PooledGaussianClassifier(stats["mean"].shape[0], stats["mean"].shape[1] // 2,
+                                                        rank=stats["basis"].shape[1])
+            self.input_stats.load_state_dict(stats)
         m = state.get("moments")
         self.moments = None if m is None else [float(m[0]), m[1], m[2]]
         if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):

@@ -1,0 +1,162 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import toy_sequences
+from selfrefresh.strategies.pooled_gaussian import PooledGaussianClassifier, pooled_statistics
+
+
+def _gaussian_sequences(means, n, t=10, f=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    xs, ys = [], []
+    for c, m in enumerate(means):
+        xs.append(torch.randn(n, t, f, generator=g) * 0.5 + torch.as_tensor(m, dtype=torch.float32))
+        ys.append(torch.full((n,), c))
+    return torch.cat(xs), torch.cat(ys)
+
+
+def test_pooled_statistics_are_the_mean_and_spread_over_time():
+    x = torch.tensor([[[1.0, 0.0], [3.0, 0.0]], [[2.0, 2.0], [2.0, 4.0]]])   # (2, 2, 2)
+    s = pooled_statistics(x)
+    assert torch.allclose(s, torch.tensor([[2.0, 0.0, 1.0, 0.0], [2.0, 3.0, 0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"expected sequences \(batch, time, features\), got shape \(2, 2\)"):
+        pooled_statistics(x[0])
+
+
+def test_classes_learned_one_experience_at_a_time_are_never_forgotten():
+    x, y = _gaussian_sequences([[0, 0, 0], [2, 0, 0], [0, 2, 0], [0, 0, 2]], 30)
+    xt, yt = _gaussian_sequences([[0, 0, 0], [2, 0, 0], [0, 2, 0], [0, 0, 2]], 20, seed=1)
+    clf = PooledGaussianClassifier(4, 3, rank=2, shrinkage=0.1)
+    first = y < 2
+    clf.accumulate(x[first], y[first])
+    clf.finish()
+    assert clf.learned.tolist() == [True, True, False, False]
+    before = clf(xt[yt < 2])
+    assert (before[:, 2:] == -1e30).all()                      # classes not learned yet never win
+    assert (before.argmax(1) == yt[yt < 2]).float().mean() > 0.95
+    clf.accumulate(x[~first], y[~first])
+    clf.finish()
+    after = clf(xt)
+    assert torch.equal(after[yt < 2][:, :2], before[:, :2])   # the old classes' scores are untouched
+    assert (after.argmax(1) == yt).float().mean() > 0.95
+
+
+def test_a_class_seen_in_two_experiences_merges_its_statistics():
+    x, y = toy_sequences(40, n_classes=2, t=8, f=2)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    whole = PooledGaussianClassifier(2, 2, rank=4)
+    whole.accumulate(x, y)
+    whole.finish()
+    halves = PooledGaussianClassifier(2, 2, rank=4)
+    idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    for part in idx.chunk(2):
+        halves.accumulate(x[part], y[part])
+        halves.finish()
+    assert torch.equal(halves.count, whole.count)
+    assert torch.allclose(halves.mean, whole.mean, atol=1e-5)
+    cov = lambda m, c: m.basis[c].T @ m.basis[c] + torch.diag(m.var[c])   # noqa: E731
+    for c in range(2):   # rank 4 = the whole covariance of 2F = 4 coordinates: the merge is exact
+        assert torch.allclose(cov(halves, c), cov(whole, c), atol=1e-4)
+
+
+def test_the_state_dict_restores_the_predictions():
+    x, y = _gaussian_sequences([[0, 0, 0], [2, 0, 0]], 20)
+    clf = PooledGaussianClassifier(2, 3)
+    clf.accumulate(x, y)
+    clf.finish()
+    copy = PooledGaussianClassifier(2, 3)
+    copy.load_state_dict(clf.state_dict())
+    assert torch.equal(copy(x), clf(x))
+    assert clf.numel_per_class() == (16 + 2) * 6 + 1
+
+
+def test_bad_input_is_refused_and_nothing_is_kept():
+    clf = PooledGaussianClassifier(3, 2)
+    x = torch.zeros(4, 5, 2)
+    with pytest.raises(ValueError, match=r"expected x of shape \(batch, time, 2\), got \(4, 5, 3\)"):
+        clf.accumulate(torch.zeros(4, 5, 3), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        clf.accumulate(x.masked_fill(torch.ones_like(x, dtype=torch.bool), float("nan")),
+                       torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), got 0..3"):
+        clf.accumulate(x, torch.tensor([0, 1, 2, 3]))
+    clf.finish()
+    assert not clf.learned.any()
+    for kw, msg in (({"rank": -1}, "rank"), ({"shrinkage": 1.0}, "shrinkage")):
+        with pytest.raises(ValueError, match=msg):
+            PooledGaussianClassifier(3, 2, **kw)
+
+
+def test_the_strategy_learns_a_stream_in_one_pass_without_forgetting():
+    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.runs.loop import accuracy_evaluator, train_stream
+    from selfrefresh.strategies import make_strategy
+    from selfrefresh.streams.base import class_incremental_stream
+    means = [[0, 0, 0], [2, 0, 0], [0, 2, 0], [0, 0, 2]]
+    tx, ty = _gaussian_sequences(means, 40)
+    ex, ey = _gaussian_sequences(means, 30, seed=1)
+    stream = class_incremental_stream(tx.numpy(), ty.numpy(), ex.numpy(), ey.numpy(), n_experiences=2, seed=0)
+    model = AutoHeteroRNN(3, 8, 4)
+    s = make_strategy("pooled-gaussian", model, torch.optim.Adam(model.parameters()), train_mb_size=16,
+                      train_epochs=5, eval_mb_size=64, evaluator=accuracy_evaluator())
+    rows, _ = train_stream(s, stream, eval_each=True)
+    rows = np.asarray(rows)
+    assert rows.shape == (2, 2) and rows[0, 1] == 0.0            # the second experience is not known yet
+    assert rows[0, 0] > 0.95 and rows[1].min() > 0.95             # learned in one pass, the first one kept
+    assert isinstance(s.model, PooledGaussianClassifier) and int(s.model.count.sum()) == 160
+
+
+def test_matched_sequences_take_the_summary_they_are_given_and_keep_their_time_course():
+    from selfrefresh.strategies.pooled_gaussian import match_pooled_statistics
+    x = torch.randn(5, 12, 3, generator=torch.Generator().manual_seed(0))
+    target = torch.cat([torch.randn(5, 3), torch.rand(5, 3) + 0.5], 1)
+    y = match_pooled_statistics(x, target)
+    assert torch.allclose(pooled_statistics(y), target, atol=1e-5)
+    corr = torch.corrcoef(torch.stack([x[0, :, 0], y[0, :, 0]]))[0, 1]
+    assert corr > 0.999                       # an affine map of each feature over time
+    with pytest.raises(ValueError, match=r"expected summaries of shape \(5, 6\), got \(5, 3\)"):
+        match_pooled_statistics(x, target[:, :3])
+
+
+def test_samples_follow_each_class_and_unknown_classes_are_refused():
+    x, y = _gaussian_sequences([[0, 0, 0], [3, 0, 0]], 200)
+    clf = PooledGaussianClassifier(3, 3, rank=2)
+    clf.accumulate(x, y)
+    clf.finish()
+    draws = clf.sample(torch.tensor([1] * 2000), torch.Generator().manual_seed(0))
+    assert draws.shape == (2000, 6)
+    assert torch.allclose(draws.mean(0), clf.mean[1], atol=0.02)
+    b = clf.basis[1]
+    assert torch.allclose(torch.cov(draws.T), b.T @ b + torch.diag(clf.var[1]), atol=0.01)
+    with pytest.raises(ValueError, match=r"no statistics for classes \[2\]"):
+        clf.sample(torch.tensor([0, 2]))
+
+
+def test_selfrefresh_with_class_moments_seeds_old_classes_from_their_statistics(toy_stream, tmp_path):
+    from selfrefresh.models import AutoHeteroRNN
+    from selfrefresh.runs.loop import accuracy_evaluator, train_stream
+    from selfrefresh.strategies import make_strategy
+    torch.manual_seed(0)
+    model = AutoHeteroRNN(3, 8, 4)
+    s = make_strategy("selfrefresh", model, torch.optim.Adam(model.parameters()), seq_len=12, train_mb_size=16,
+                      train_epochs=1, eval_mb_size=64, evaluator=accuracy_evaluator(),
+                      options={"class_moments": "both", "seed": 0, "invert_per_class": 2})
+    train_stream(s, toy_stream)
+    mem = s.refresh.method
+    stats = mem.input_stats
+    assert stats is not None and stats.learned.tolist() == [True, True, True, True]
+    seeds = torch.randn(800, 12, 3, generator=torch.Generator().manual_seed(1))
+    target = torch.tensor([0, 3] * 400)
+    pooled = pooled_statistics(mem.seeds_for_classes(seeds, target))
+    for c in (0, 3):   # the seeds of each class take summaries drawn from that class's Gaussian
+        b = stats.basis[c]
+        sd = (b.T @ b + torch.diag(stats.var[c])).diagonal().sqrt()
+        z = (pooled[target == c].mean(0) - stats.mean[c]) / (sd / 400 ** 0.5)
+        assert z.abs().max() < 4
+    state = mem.state_dict()
+    path = tmp_path / "state.pt"
+    torch.save(state, path)
+    again = make_strategy("selfrefresh", AutoHeteroRNN(3, 8, 4), torch.optim.Adam(model.parameters()), seq_len=12,
+                          options={"class_moments": "both"}).refresh.method
+    again.load_state_dict(torch.load(path, weights_only=True), s.model)
+    assert torch.equal(again.input_stats.mean, stats.mean) and torch.equal(again.input_stats.basis, stats.basis)
