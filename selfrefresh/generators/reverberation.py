@@ -55,8 +55,6 @@ class _SeededSource:
         self.mean: Optional[Tensor] = None   # (F,) seed mean, from the data moments (configure)
         self.std: Optional[Tensor] = None    # (F,) seed scale
         self.classes: Optional[Sequence[int]] = None  # classes to steer toward (None: no steering)
-        # seed_transform(x (n, T, F), target (n,)) -> seeds made for their target classes (None: as drawn)
-        self.seed_transform = None
         if isinstance(seeds, str):
             if seeds != "noise":
                 raise ValueError(f"seeds must be 'noise' or a tensor of stored sequences, got {seeds!r}")
@@ -263,8 +261,6 @@ class Reverberation(_SeededSource):
         with frozen(net):
             x = self._seed_sequences(n)
             target = self._target_classes(n)
-            if target is not None and self.seed_transform is not None:
-                x = self.seed_transform(x, target)
             if target is not None and self.steer_steps:
                 with torch.enable_grad():
                     x = self._steer(net, x, target)

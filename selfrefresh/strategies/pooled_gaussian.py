@@ -26,8 +26,7 @@ from torch import Tensor, nn
 
 from .spec import BuildArgs, StrategySpec, model_size
 
-__all__ = ["pooled_statistics", "match_pooled_statistics", "PooledGaussianClassifier", "PooledGaussian",
-           "POOLED_GAUSSIAN"]
+__all__ = ["pooled_statistics", "PooledGaussianClassifier", "PooledGaussian", "POOLED_GAUSSIAN"]
 
 
 def pooled_statistics(x: Tensor) -> Tensor:
@@ -37,19 +36,6 @@ def pooled_statistics(x: Tensor) -> Tensor:
     if x.shape[1] < 1:
         raise ValueError("pooled_statistics: sequences of length 0")
     return torch.cat([x.mean(1), x.std(1, unbiased=False)], 1)
-
-
-def match_pooled_statistics(x: Tensor, summary: Tensor, eps: float = 1e-3) -> Tensor:
-    """x (N, T, F) moved so that its :func:`pooled_statistics` become ``summary`` (N, 2F): each
-    feature standardised over time, then scaled by the summary's spread and shifted by its mean
-    (the time course of each feature is kept; spreads below ``eps`` are raised to it)."""
-    f = x.shape[-1]
-    if summary.shape != (len(x), 2 * f):
-        raise ValueError(f"match_pooled_statistics: expected summaries of shape ({len(x)}, {2 * f}), "
-                         f"got {tuple(summary.shape)}")
-    mean, std = x.mean(1, keepdim=True), x.std(1, unbiased=False, keepdim=True).clamp_min(eps)
-    summary = summary.to(x)
-    return (x - mean) / std * summary[:, None, f:].clamp_min(eps) + summary[:, None, :f]
 
 
 class PooledGaussianClassifier(nn.Module):
@@ -172,19 +158,6 @@ class PooledGaussianClassifier(nn.Module):
                 z = torch.linalg.solve_triangular(factors[c], diff, upper=False)
                 scores[:, c] = -0.5 * (z * z).sum(0) - torch.log(factors[c].diagonal()).sum()
         return scores.to(x.dtype if x.is_floating_point() else torch.float32)
-
-    @torch.no_grad()
-    def sample(self, classes: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-        """One summary (2F,) drawn from the Gaussian of each class of ``classes`` (N,) -> (N, 2F)
-        (its kept covariance, not shrunk). ``generator``: a CPU generator for the draws."""
-        classes = classes.cpu().long()
-        if len(classes) and not bool(self.learned[classes].all()):
-            missing = sorted(set(classes.tolist()) - set(torch.nonzero(self.learned).flatten().tolist()))
-            raise ValueError(f"PooledGaussianClassifier.sample: no statistics for classes {missing}")
-        d = self.mean.shape[1]
-        noise = torch.randn(len(classes), self.rank + d, generator=generator).to(self.mean)
-        z = self.mean[classes] + noise[:, self.rank:] * self.var[classes].sqrt()
-        return z + (noise[:, None, :self.rank] @ self.basis[classes]).squeeze(1)
 
     def numel_per_class(self) -> int:
         """Numbers kept per class: mean, residual variance and principal directions."""

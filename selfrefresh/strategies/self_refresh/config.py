@@ -24,11 +24,6 @@ class SelfRefreshConfig:
             seed sequences (a GAN) ignore it.
         steer: steer seeds toward NET2's classes (the generator's ``steer_steps`` says how hard).
         match_moments: noise seeds around the running per-feature mean/std of the real data.
-        class_moments: ``"off"``, ``"inversion"`` or ``"both"``: keep each class's Gaussian of the
-            time-pooled mean and spread of its sequences (statistics, no sequence:
-            :class:`~selfrefresh.strategies.pooled_gaussian.PooledGaussianClassifier`) and give every
-            seed of the inversion (and with ``"both"`` of the pool) a mean and spread over time drawn
-            from its target class's Gaussian before it is steered.
         pseudo_ratio: pseudo-patterns per real sequence in each minibatch.
         regenerate: ``"step"`` (fresh patterns every minibatch), ``"epoch"`` (a pool per epoch)
             or ``"experience"`` (one pool per experience, reused).
@@ -107,7 +102,6 @@ class SelfRefreshConfig:
     seeds: str = "current"
     steer: bool = True
     match_moments: bool = True
-    class_moments: str = "off"
     pseudo_ratio: float = 1.0
     regenerate: str = "experience"
     pool_factor: float = 0.05
@@ -148,7 +142,6 @@ class SelfRefreshConfig:
     def __post_init__(self):
         choices = {"seeds": ("noise", "current"), "regenerate": ("step", "epoch", "experience"),
                    "pseudo_learning": ("sequence", "transitions"), "real_loss": ("all", "current"),
-                   "class_moments": ("off", "inversion", "both"),
                    "transfer": ("pseudo", "copy"),
                    "calibrate_on": ("pseudo", "prototypes", "both"),
                    "calibrate_new_on": ("real", "both"), "drift": ("mean", "pseudo", "linear")}

@@ -27,7 +27,6 @@ from .calibration import ClassFeatureStats, align_class_weights, calibrate_head,
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
-from ..pooled_gaussian import PooledGaussianClassifier, match_pooled_statistics
 from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, tail_steps, truncates
 from .teacher_cache import TeacherCache
@@ -60,7 +59,6 @@ class DualMemory:
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
         self.prototypes = ClassFeatureStats(config.prototype_rank)  # per-class mean/variance of NET1's features
-        self.input_stats: Optional[PooledGaussianClassifier] = None  # class_moments: per-class pooled input statistics
         # the method's own draws (pool order, statistics' samples, inversion seeds): no global RNG
         self.rng = torch.Generator().manual_seed(config.seed + 1)
         self.pool = PseudoPool(self.rng)
@@ -133,8 +131,6 @@ class DualMemory:
                 if cfg.calibrate_steps and self.storage is not None:
                     self._calibrate_head(model, real_x, real_y, feats, pool_feats)
                 self.prototypes.record(feats, real_y)
-            if cfg.class_moments != "off":
-                self._record_input_stats(model, real_x, real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -165,39 +161,8 @@ class DualMemory:
             mean = s / n
             moments = (mean.float(), (ss / n - mean * mean).clamp_min(1e-8).sqrt().float())
         self.generator.configure(network, classes=classes, moments=moments)
-        if hasattr(self.generator, "seed_transform"):
-            self.generator.seed_transform = self.seeds_for_classes if cfg.class_moments == "both" else None
         if cfg.seeds == "current" and real_x is not None and hasattr(self.generator, "use_seeds"):
             self.generator.use_seeds(real_x.detach().float().cpu())
-
-    def seeds_for_classes(self, x: Tensor, target: Tensor) -> Tensor:
-        """Seeds x (n, T, F) given the time-pooled mean and spread of a sequence drawn from the
-        statistics of their target classes (n,) (``class_moments``); classes without statistics
-        keep their seeds."""
-        if self.input_stats is None:
-            return x
-        has = self.input_stats.learned[target.cpu()]
-        if not bool(has.any()):
-            return x
-        x = x.clone()
-        rows = torch.nonzero(has).flatten().to(x.device)
-        summary = self.input_stats.sample(target[rows].cpu(), self.rng)
-        x[rows] = match_pooled_statistics(x[rows], summary.to(x.device))
-        return x
-
-    def _record_input_stats(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
-        """Add the experience's sequences real_x (N, T, F) of classes real_y (N,) to ``input_stats``."""
-        if self.input_stats is None:
-            classes = max(int(getattr(model, "num_classes", 0)), int(real_y.max()) + 1)
-            self.input_stats = PooledGaussianClassifier(max(classes, 1), real_x.shape[-1],
-                                                        rank=self.config.prototype_rank)
-        if int(real_y.max()) >= self.input_stats.num_classes:
-            grown = PooledGaussianClassifier(int(real_y.max()) + 1, real_x.shape[-1], rank=self.input_stats.rank)
-            for name, buf in self.input_stats.state_dict().items():
-                getattr(grown, name)[: len(buf)] = buf
-            self.input_stats = grown
-        self.input_stats.accumulate(real_x, real_y)
-        self.input_stats.finish()
 
     def per_batch(self, batch_size: int) -> int:
         """Pseudo-patterns that go with ``batch_size`` real sequences."""
@@ -363,8 +328,6 @@ class DualMemory:
         if not len(labels):
             return
         seeds = real_x[torch.randint(len(real_x), (len(labels),), generator=self.rng).to(real_x.device)]
-        if cfg.class_moments != "off":
-            seeds = self.seeds_for_classes(seeds, labels.to(seeds.device))
         tail = tail_steps(cfg.invert_tail, real_x.shape[1])
         x = invert_features(self.storage, seeds, targets.to(real_x.dtype), cfg.invert_steps, cfg.invert_lr, tail)
         labels = labels.to(x.device)
@@ -475,7 +438,6 @@ class DualMemory:
             "seq_len": getattr(self.generator, "seq_len", None),
             "prototypes": self.prototypes.state_dict(),
             "rng": self.rng.get_state(),
-            "input_stats": None if self.input_stats is None else self.input_stats.state_dict(),
         }
 
     def load_state_dict(self, state: dict, model: nn.Module) -> None:
@@ -492,12 +454,6 @@ class DualMemory:
         self.prototypes.load_state_dict(state.get("prototypes") or {})
         if state.get("rng") is not None:
             self.rng.set_state(state["rng"])
-        stats = state.get("input_stats")
-        self.input_stats = None
-        if stats is not None:
-            self.input_stats = PooledGaussianClassifier(stats["mean"].shape[0], stats["mean"].shape[1] // 2,
-                                                        rank=stats["basis"].shape[1])
-            self.input_stats.load_state_dict(stats)
         m = state.get("moments")
         self.moments = None if m is None else [float(m[0]), m[1], m[2]]
         if state.get("seq_len") is not None and hasattr(self.generator, "seq_len"):
