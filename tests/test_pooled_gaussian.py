@@ -82,6 +82,10 @@ def test_bad_input_is_refused_and_nothing_is_kept():
         clf.accumulate(x, torch.tensor([0, 1, 2, 3]))
     clf.finish()
     assert not clf.learned.any()
+    with pytest.raises(ValueError, match=r"expected x of shape \(batch, time, 2\), got \(4, 5\)"):
+        clf(x[:, :, 0])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        clf(torch.full((1, 3, 2), float("inf")))
     for kw, msg in (({"rank": -1}, "rank"), ({"shrinkage": 1.0}, "shrinkage")):
         with pytest.raises(ValueError, match=msg):
             PooledGaussianClassifier(3, 2, **kw)

@@ -148,6 +148,11 @@ class PooledGaussianClassifier(nn.Module):
         return self._factors
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(f"PooledGaussianClassifier: expected x of shape (batch, time, {self.input_size}), "
+                             f"got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("PooledGaussianClassifier: x holds NaN or infinite values")
         s = pooled_statistics(x).double()
         scores = torch.full((len(s), self.num_classes), -1e30, dtype=torch.float64, device=s.device)
         learned = torch.nonzero(self.learned).flatten().tolist()
