@@ -21,6 +21,13 @@ and then, on the final network's features (the class head's input) of every clas
   ``stats``: from the statistics SelfRefresh kept (its moved means, its variances);
   ``statsmean``: SelfRefresh's moved means with the true spread (the true features moved by
   the difference of the means); ``truemean``: SelfRefresh's statistics moved onto the true means;
+* ``probe_pooled``: the probe on the features joined with each sequence's time-pooled input
+  statistics (mean and spread of each feature, standardised by the first experience's): what a
+  class head that also read them could separate; ``cal_stats_fresh`` / ``cal_stats_pooled``: a
+  fresh head (300 class-balanced steps) calibrated as ``cal_stats`` on the features alone / on the
+  features joined with the pooled statistics, each old class's pooled part drawn from a Gaussian of
+  its own training sequences' (statistics a method could have kept since that class's experience,
+  as ``pooled-gaussian`` does; drawn independently of the feature part);
 * ``stats_err``: relative distance between SelfRefresh's moved class means and the true ones.
 
     OMP_NUM_THREADS=1 python benchmarks/feature_diagnosis.py --epochs 25 --seeds 0 1 2 \
@@ -45,7 +52,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _provenance import command as _command, header, machine  # noqa: E402
 
 METRICS = ("acc", "task_aware", "pooled_gaussian", "head_x_gaussian", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "cal_statsmean",
-           "cal_truemean", "stats_err")
+           "cal_truemean", "stats_err", "probe_pooled", "cal_stats_fresh", "cal_stats_pooled")
 
 
 def _tensors(stream):
@@ -82,7 +89,7 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
     from selfrefresh.runs import build_model, stream_info
     from selfrefresh.runs.loop import accuracy_evaluator, silence_warnings, train_stream
     from selfrefresh.strategies import make_strategy
-    from selfrefresh.strategies.pooled_gaussian import PooledGaussianClassifier
+    from selfrefresh.strategies.pooled_gaussian import PooledGaussianClassifier, pooled_statistics
     from selfrefresh.strategies.self_refresh.calibration import calibrate_head, features_of
 
     silence_warnings()
@@ -157,6 +164,18 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
     res["cal_truegauss"] = diagonal(means, var)
     res["cal_truefull"] = calibrated(torch.cat([torch.distributions.MultivariateNormal(
         means[c], shrunk(ftr[ytr == c])).sample((30,)) for c in old]), labels_of(30))
+    first = bm.train_stream[0]
+    p0 = pooled_statistics(_tensors([first])[0])
+    mu0, sd0 = p0.mean(0), p0.std(0).clamp_min(1e-6)
+    ptr, pte = (pooled_statistics(xtr) - mu0) / sd0, (pooled_statistics(xte) - mu0) / sd0
+
+    def fresh(train_f, train_y, test_f, steps):
+        h = torch.nn.Linear(train_f.shape[1], C)
+        calibrate_head(h, train_f, train_y, steps, 1e-2)
+        with torch.no_grad():
+            return (h(test_f).argmax(1) == yte).float().mean().item()
+
+    res["probe_pooled"] = fresh(torch.cat([ftr, ptr], 1), ytr, torch.cat([fte, pte], 1), 500)
     mem = next((p.method for p in getattr(s, "plugins", []) if hasattr(p, "method")), None)
     if mem is not None and len(mem.prototypes):
         stats = mem.prototypes
@@ -166,6 +185,14 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
                                           torch.cat([ytr[ytr == c] for c in kept]))
         f, y = stats.sample(kept, 30, "cpu")
         res["cal_truemean"] = calibrated(f + torch.stack([means[int(c)] - stats.stats[int(c)][0] for c in y]), y)
+        fk, yk = stats.sample(kept, 30, "cpu")
+        pk = torch.cat([torch.distributions.MultivariateNormal(ptr[ytr == c].mean(0), shrunk(ptr[ytr == c]))
+                        .sample((30,)) for c in kept])
+        new_f = torch.cat([ftr[is_current], fk])
+        new_y = torch.cat([ytr[is_current], yk])
+        res["cal_stats_fresh"] = fresh(new_f, new_y, fte, 300)
+        res["cal_stats_pooled"] = fresh(torch.cat([new_f, torch.cat([ptr[is_current], pk])], 1), new_y,
+                                        torch.cat([fte, pte], 1), 300)
         res["stats_err"] = float(np.mean([(stats.stats[c][0] - means[c]).norm().item() / means[c].norm().item()
                                           for c in stats.stats]))
     return res
