@@ -196,3 +196,14 @@ def test_task_aware_accuracy_takes_the_argmax_within_each_experience():
     labels = torch.tensor([0, 1, 2, 3])
     assert mod.task_aware_accuracy(head, feats, labels, [[0, 1], [2, 3]]) == pytest.approx(0.75)
     assert (head(feats).argmax(1) == labels).float().mean().item() == pytest.approx(0.5)
+
+
+def test_pooled_gaussian_scan_writes_one_cell_per_setting(tmp_path):
+    mod = _script("pooled_gaussian_scan")
+    out = tmp_path / "scan"
+    runs = mod.main(["--streams", "japanese-vowels", "--seeds", "0", "--ranks", "0", "4", "--shrinkages", "0.1",
+                     "--out", str(out)])
+    assert [(r["rank"], r["shrinkage"]) for r in runs] == [(0, 0.1), (4, 0.1)]
+    assert all(0.5 < r["acc"] <= 1 for r in runs)   # JapaneseVowels: about 0.95 at any setting
+    text = out.with_suffix(".md").read_text()
+    assert f"| japanese-vowels | 4 | {runs[1]['acc']:.3f} |" in text and json.loads(out.with_suffix(".json").read_text())
