@@ -131,8 +131,6 @@ class SelfRefreshConfig:
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
     warmup_steps: int = 100
-    balance_steps: int = 0
-    balance_lr: float = 1e-4
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"
@@ -157,14 +155,14 @@ class SelfRefreshConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-        for name in ("temperature", "calibrate_lr", "transfer_lr", "invert_lr", "balance_lr"):
+        for name in ("temperature", "calibrate_lr", "transfer_lr", "invert_lr"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
         v = self.encoder_lr_scale
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
             raise ValueError(f"encoder_lr_scale must be a number in [0, 1], got {v!r}")
-        for name in ("pool_per_class", "calibrate_steps", "warmup_steps", "balance_steps", "transfer_steps", "prototype_rank", "invert_steps",
+        for name in ("pool_per_class", "calibrate_steps", "warmup_steps", "transfer_steps", "prototype_rank", "invert_steps",
                      "invert_per_class"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:

@@ -121,9 +121,6 @@ class DualMemory:
                 feats = features_of(model, real_x)  # the head's calibration leaves the features as they are
                 if self.storage is not None and cfg.invert_steps and hasattr(self.storage, "rnn"):
                     self._add_inverted(real_x)
-                if cfg.balance_steps and self.storage is not None and self.pool.batch is not None:
-                    self._balanced_finetune(model, real_x, real_y, feats)
-                    feats = features_of(model, real_x)
                 pool = self.pool.batch               # NET1's features of the pool, for the drift and the calibration
                 pool_feats = (features_of(model, pool.x.to(device))
                               if self.storage is not None and pool is not None and not pool.static
@@ -375,33 +372,6 @@ class DualMemory:
                 feats.append(f)
                 labels.append(y.to(real_y.device))
         calibrate_head(head, torch.cat(feats), torch.cat(labels), cfg.calibrate_steps, cfg.calibrate_lr)
-
-    def _balanced_finetune(self, model: nn.Module, real_x: Tensor, real_y: Tensor, feats: Tensor) -> None:
-        """Train all of NET1 for ``balance_steps`` full-batch Adam steps on class-balanced
-        cross-entropy over every known class: the experience's real sequences for the new classes,
-        the pool's pseudo- and inverted sequences (labelled by NET2 / their target) for the old
-        ones; NET1's final features of the real sequences held near ``feats`` (N, H)."""
-        cfg = self.config
-        pool = self.pool.batch
-        x = torch.cat([real_x, pool.x.to(real_x.device)])
-        y = torch.cat([real_y, teacher_labels(pool.logits, self.known).to(real_y.device)])
-        classes = torch.cat([torch.nonzero(self.known).flatten(), self.current]).unique().to(real_x.device)
-        counts = torch.bincount(y, minlength=model.num_classes).float()
-        w = (1.0 / counts.clamp_min(1))[y]
-        w = w / w.sum()
-        remap = torch.full((model.num_classes,), -1, dtype=torch.long, device=real_x.device)
-        remap[classes] = torch.arange(len(classes), device=real_x.device)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.balance_lr)
-        was = model.training
-        model.train()
-        for _ in range(cfg.balance_steps):
-            opt.zero_grad()
-            out = model.run(x, with_context=False)
-            ce = (F.cross_entropy(out.logits[:, classes], remap[y], reduction="none") * w).sum()
-            hold = F.mse_loss(out.features[: len(real_x), -1], feats)
-            (ce + cfg.real_feature_weight * hold).backward()
-            opt.step()
-        model.train(was)
 
     def _warm_up_head(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
         """Train the new classes' head rows alone on NET1's frozen features of the experience's
