@@ -131,7 +131,6 @@ class SelfRefreshConfig:
     invert_tail: float = 0.5
     encoder_lr_scale: float = 1.0
     warmup_steps: int = 100
-    pseudo_filter: bool = False
     prototype_rank: int = 16
     align_weights: bool = False
     transfer: str = "copy"

@@ -27,8 +27,7 @@ from .calibration import ClassFeatureStats, align_class_weights, calibrate_head,
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
-from ..pooled_gaussian import PooledGaussianClassifier
-from .pool import PseudoPool, index_batch
+from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, tail_steps, truncates
 from .teacher_cache import TeacherCache
 
@@ -60,7 +59,6 @@ class DualMemory:
         self.seen: set = set()
         self.moments = None                 # [count, sum (F,), sumsq (F,)] of real data (float64)
         self.prototypes = ClassFeatureStats(config.prototype_rank)  # per-class mean/variance of NET1's features
-        self.input_stats: Optional[PooledGaussianClassifier] = None  # pseudo_filter: per-class pooled input statistics
         # the method's own draws (pool order, statistics' samples, inversion seeds): no global RNG
         self.rng = torch.Generator().manual_seed(config.seed + 1)
         self.pool = PseudoPool(self.rng)
@@ -133,8 +131,6 @@ class DualMemory:
                 if cfg.calibrate_steps and self.storage is not None:
                     self._calibrate_head(model, real_x, real_y, feats, pool_feats)
                 self.prototypes.record(feats, real_y)
-            if cfg.pseudo_filter:
-                self._record_input_stats(model, real_x, real_y)
         if cfg.align_weights and self.seen:
             align_class_weights(model, sorted(self.seen), self.current.tolist())
         self.seen.update(int(c) for c in classes)
@@ -179,28 +175,7 @@ class DualMemory:
         n = max(self.per_batch(self._mb_size), int(math.ceil(per_epoch * epochs * cfg.pool_factor)))
         if cfg.pool_per_class and self.known is not None:
             n = max(n, cfg.pool_per_class * int(self.known.sum()))
-        if cfg.pseudo_filter and self.input_stats is not None:
-            self.pool.fill(2 * n, self.sample)
-            self._filter_pool(n)
-        else:
-            self.pool.fill(n, self.sample)
-
-    def _filter_pool(self, n: int) -> None:
-        """Keep (at most n of) the pool's pseudo-sequences whose class under the per-class Gaussians
-        of pooled input statistics (over the known classes) is NET2's; n of the others fill up."""
-        pool = self.pool.batch
-        known = self.known.to(pool.logits.device)
-        with torch.no_grad():
-            scores = self.input_stats(pool.x.float().cpu())[:, : len(known)].to(pool.logits.device)
-        agree = teacher_labels(scores, known) == teacher_labels(pool.logits, known)
-        order = torch.cat([torch.nonzero(agree).flatten(), torch.nonzero(~agree).flatten()])[:n]
-        self.pool.batch = index_batch(pool, order.cpu())
-
-    def _record_input_stats(self, model: nn.Module, real_x: Tensor, real_y: Tensor) -> None:
-        if self.input_stats is None:
-            self.input_stats = PooledGaussianClassifier(int(model.num_classes), real_x.shape[-1])
-        self.input_stats.accumulate(real_x.cpu(), real_y.cpu())
-        self.input_stats.finish()
+        self.pool.fill(n, self.sample)
 
     def sample(self, n: int) -> PseudoBatch:
         """n fresh pseudo-patterns from NET2, in the form the loss reads."""
