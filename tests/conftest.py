@@ -8,6 +8,19 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def _fsdd_recordings():
+    """The FSDD recordings folder under the data root (None when there is no data root)."""
+    from selfrefresh.streams import base
+    try:
+        return base.default_data_root() / "fsdd" / "recordings"
+    except FileNotFoundError:
+        return None
+
+
+FSDD = _fsdd_recordings()
+needs_fsdd = pytest.mark.skipif(FSDD is None or not FSDD.is_dir(), reason="no FSDD folder")
+
+
 def toy_sequences(n_per_class: int, n_classes: int = 4, t: int = 12, f: int = 3, seed: int = 0):
     """Class c: a sinusoid of its own frequency on every feature, random phase, noise. (N, T, F)."""
     rng = np.random.RandomState(seed)

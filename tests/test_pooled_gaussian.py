@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import toy_sequences
+from conftest import FSDD, needs_fsdd, toy_sequences
 from selfrefresh.strategies.pooled_gaussian import PooledGaussianClassifier, pooled_statistics
 
 
@@ -111,20 +111,15 @@ def test_the_strategy_learns_a_stream_in_one_pass_without_forgetting():
 
 
 
+@needs_fsdd
 def test_on_real_spoken_digits_it_keeps_every_experience():
     """FSDD as in benchmarks/real_audio.py (log-mel 40 x 48, 5 experiences x 2 digits): 0.815 there
     over ten class orders; here one order, with a margin."""
-    from selfrefresh.streams import audio, base
-    try:
-        root = base.default_data_root() / "fsdd" / "recordings"
-    except FileNotFoundError:
-        pytest.skip("no data root")
-    if not root.is_dir():
-        pytest.skip("no FSDD folder")
+    from selfrefresh.streams import audio
     from selfrefresh.models import AutoHeteroRNN
     from selfrefresh.runs.loop import accuracy_evaluator, train_stream
     from selfrefresh.strategies import make_strategy
-    bench = audio.fsdd(root, clip_duration=0.47, n_mels=40, n_experiences=5)
+    bench = audio.fsdd(FSDD, clip_duration=0.47, n_mels=40, n_experiences=5)
     model = AutoHeteroRNN(bench.input_size, 8, bench.num_classes)
     s = make_strategy("pooled-gaussian", model, torch.optim.Adam(model.parameters()), train_mb_size=16,
                       eval_mb_size=256, evaluator=accuracy_evaluator())

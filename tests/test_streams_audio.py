@@ -7,11 +7,7 @@ from selfrefresh.streams import base, get_stream
 from selfrefresh.streams import audio
 from selfrefresh.streams.features import LogMel, MFCC, audio_features, fix_length, resample
 
-try:
-    FSDD = base.default_data_root() / "fsdd" / "recordings"
-except FileNotFoundError:
-    FSDD = None
-needs_fsdd = pytest.mark.skipif(FSDD is None or not FSDD.is_dir(), reason="no FSDD folder")
+from conftest import FSDD, needs_fsdd
 
 SMALL = dict(words=("yes", "no", "up"), n_voices=5, test_voices=2, speeds=(150, 200), n_experiences=3,
              progress=False)
