@@ -55,3 +55,12 @@ def header(cmd: str, device: str = "cpu", extra: str = "", m: Optional[dict] = N
     line = (f"commit {m['commit']}, {m['date']}, {m['cores']} cores ({platform.machine()}), device {m['device']}, "
             f"torch {m['torch']}, Python {m['python']}")
     return f"Command: `{cmd}`  \n{line}{'; ' + extra if extra else ''}\n"
+
+
+def write_results(out, markdown: str, payload: dict) -> None:
+    """Write ``<out>.md`` (``markdown``) and ``<out>.json`` (``payload``, indented), making the folder."""
+    import json
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(markdown)
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=1))

@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _provenance import command as _command, header, machine  # noqa: E402
+from _provenance import command as _command, header, machine, write_results  # noqa: E402
 
 ESTIMATORS = ("pseudo", "pool", "inverted", "mean", "sdc", "linear", "blend", "zero", "invauto1", "invauto10",
               "invagain", "extra1.5", "extra2", "invnoise")
@@ -232,13 +232,10 @@ def main(argv=None):
     print(text)
     print("accuracies:", accs)
     command = _command("benchmarks/drift_diagnosis.py", argv)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(
-        header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s")
+    write_results(
+        a.out, header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s")
         + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds} (final accuracies {accs}); "
-          "columns: see the script's docstring.\n\n" + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=1))
+          "columns: see the script's docstring.\n\n" + text + "\n", {"command": command, "results": results})
 
 
 if __name__ == "__main__":

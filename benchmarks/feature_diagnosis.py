@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _provenance import command as _command, header, machine  # noqa: E402
+from _provenance import command as _command, header, machine, write_results  # noqa: E402
 
 METRICS = ("acc", "task_aware", "pooled_gaussian", "head_x_gaussian", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "cal_statsmean",
            "cal_truemean", "stats_err", "probe_pooled", "cal_stats_fresh", "cal_stats_pooled")
@@ -247,13 +247,10 @@ def main(argv=None):
     text = table(results, names)
     print(text)
     command = _command("benchmarks/feature_diagnosis.py", argv)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, "
-                                                                        f"{time.perf_counter() - t:.0f} s")
-                                      + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds}, class order {a.class_order}; "
-                                        "columns: see the script's docstring.\n\n" + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=1))
+    write_results(
+        a.out, header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s")
+        + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds}, class order {a.class_order}; "
+          "columns: see the script's docstring.\n\n" + text + "\n", {"command": command, "results": results})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Writes ``<out>.md`` (means over seeds) and ``<out>.json`` (every run).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _provenance import command as _command, header, machine  # noqa: E402
+from _provenance import command as _command, header, machine, write_results  # noqa: E402
 
 
 def accuracy(stream: str, seed: int, rank: int, shrinkage: float) -> float:
@@ -68,13 +67,9 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     cmd = _command("benchmarks/pooled_gaussian_scan.py", argv)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(
-        header(cmd, m=machine(), extra=f"one process, {time.perf_counter() - t0:.0f} s")
-        + f"\n\n`pooled-gaussian`, final accuracy averaged over the test experiences, mean over seeds {a.seeds} "
-          "(class order drawn by the seed)\n\n" + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"command": cmd, "runs": runs}, indent=1))
+    write_results(a.out, header(cmd, m=machine(), extra=f"one process, {time.perf_counter() - t0:.0f} s")
+                  + f"\n\n`pooled-gaussian`, final accuracy averaged over the test experiences, mean over seeds "
+                    f"{a.seeds} (class order drawn by the seed)\n\n" + text + "\n", {"command": cmd, "runs": runs})
     return runs
 
 

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _provenance import command as _command, header, machine  # noqa: E402
+from _provenance import command as _command, header, machine, write_results  # noqa: E402
 
 # Stream name -> (registered stream, keyword arguments, minibatch size).
 STREAMS = {
@@ -227,11 +227,7 @@ def main(argv=None) -> list:
     command = _command("benchmarks/real_audio.py", argv)
     m = machine()
     head = header(command, m=m, extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s") + "\n"
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(head + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": m, "args": vars(a),
-                                                    "cells": results}, indent=1))
+    write_results(a.out, head + text + "\n", {"command": command, "machine": m, "args": vars(a), "cells": results})
     return results
 
 

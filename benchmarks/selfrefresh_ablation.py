@@ -19,7 +19,6 @@ their small CPU size (as ``benchmarks/strategies.py``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _provenance import command as _command, header, machine  # noqa: E402
+from _provenance import command as _command, header, machine, write_results  # noqa: E402
 
 REPLAY_PER_CLASS = 20  # stored sequences per class of the replay baseline (mem_size = 20 x classes)
 
@@ -160,13 +159,9 @@ def main(argv=None):
     threads = os.environ.get("OMP_NUM_THREADS")
     cmd = _command("benchmarks/selfrefresh_ablation.py", argv, prefix=f"OMP_NUM_THREADS={threads}" if threads else "")
     m = machine()
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(
-        f"{a.stream}, GRU {a.hidden}, {a.epochs} epochs, Adam {a.lr:g}, seeds {a.seeds}\n\n"
-        + header(cmd, m=m, extra=f"one process, {time.perf_counter() - t0:.0f} s in all") + "\n" + text + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"command": cmd, "machine": m, "args": vars(a), "rows": rows},
-                                                   indent=1))
+    write_results(a.out, f"{a.stream}, GRU {a.hidden}, {a.epochs} epochs, Adam {a.lr:g}, seeds {a.seeds}\n\n"
+                  + header(cmd, m=m, extra=f"one process, {time.perf_counter() - t0:.0f} s in all") + "\n" + text + "\n",
+                  {"command": cmd, "machine": m, "args": vars(a), "rows": rows})
 
 
 if __name__ == "__main__":
