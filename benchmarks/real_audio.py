@@ -112,6 +112,10 @@ def run_cell(cell: dict) -> dict:
         options = {"seed": seed, **options}
     s = make_strategy(kind, model, opt, options=options, seq_len=info["seq_len"], train_mb_size=mb,
                       train_epochs=cell["epochs"], eval_mb_size=512, evaluator=accuracy_evaluator())
+    if cell.get("matrix"):  # evaluated after every experience (outside the timed training)
+        matrix, seconds = train_stream(s, bm, eval_each=True)
+        return {**cell, "acc": float(np.mean(matrix[-1])), "per_experience": matrix[-1], "matrix": matrix,
+                "wall": sum(seconds)}
     accs, seconds = train_stream(s, bm)
     return {**cell, "acc": float(np.mean(accs)), "per_experience": accs, "wall": sum(seconds)}
 
@@ -174,7 +178,29 @@ def tables(results, rows) -> str:
             shown = name if s == seeds else f"{name} (seeds {', '.join(map(str, s))})"
             out.append(f"| {shown} | " + " | ".join(cols) + " |")
         out.append("")
+        out.extend(_matrices(by_row, rows))
     return "\n".join(out)
+
+
+def _matrices(by_row, rows) -> list:
+    """Markdown lines: each row's accuracy matrix (``--matrix``), mean over its seeds; line i: the
+    accuracy on each test experience after training on experience i."""
+    out = []
+    for name in rows:
+        runs = [r for r in by_row.get(name, {}).values() if "matrix" in r]
+        if not runs:
+            continue
+        m = np.mean([r["matrix"] for r in runs], axis=0)
+        n = m.shape[1]
+        out.append(f"{name}: accuracy on each test experience (columns) after training on experience i "
+                   f"(lines), mean over {len(runs)} seeds\n")
+        out.append("| after | " + " | ".join(f"exp {j + 1}" for j in range(n)) + " | just learned |")
+        out.append("|---|" + "---|" * (n + 1))
+        for i, line in enumerate(m):
+            out.append(f"| {i + 1} | " + " | ".join(f"{v:.2f}" if j <= i else "" for j, v in enumerate(line))
+                       + f" | {line[i]:.2f} |")
+        out.append("")
+    return out
 
 
 def main(argv=None) -> list:
@@ -192,6 +218,10 @@ def main(argv=None) -> list:
                    help="an option for every selfrefresh row, e.g. --option pseudo_ratio=2")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                    help='an extra selfrefresh row with these options, e.g. --variant \'no steering={"steer": false}\'')
+    p.add_argument("--matrix", action="store_true",
+                   help="also evaluate after every experience and print each row's mean accuracy matrix (the "
+                        "evaluations' data loaders draw from torch's random generator, so every run's later "
+                        "minibatch order, and its accuracy, differ from a run without it)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="benchmarks/results/real_audio")
     p.add_argument("--combine", nargs="+", metavar="JSON",
@@ -219,7 +249,8 @@ def main(argv=None) -> list:
                     for seed in a.seeds:
                         cells.append({"stream": stream, "cell_type": cell_type, "hidden": int(hidden),
                                       "epochs": epochs, "row": row, "kind": kind, "options": options,
-                                      "seed": seed, "lr": a.lr, "order": a.class_order})
+                                      "seed": seed, "lr": a.lr, "order": a.class_order,
+                                      **({"matrix": True} if a.matrix else {})})
     t = time.perf_counter()
     results = execute(cells, a.workers)
     text = tables(results, list(rows))

@@ -186,6 +186,23 @@ def test_real_audio_combined_time_ratio_uses_naive_of_the_same_part_even_when_a_
     assert "| naive | 0.250 +- 0.000 |" in text         # the later part's Naive for the accuracy
 
 
+def test_real_audio_matrix_is_the_mean_over_seeds_of_each_rows_accuracy_matrix():
+    """--matrix: line i of a row's table is the accuracy on experiences 1..i after training on
+    experience i, averaged over the seeds; the last column repeats the diagonal."""
+    mod = _script("real_audio")
+    cell = {"stream": "fsdd", "cell_type": "lstm", "hidden": 8, "epochs": 1, "order": "seed", "row": "naive",
+            "wall": 1.0}
+    m0 = [[0.8, 0.0], [0.2, 0.9]]
+    m1 = [[0.6, 0.0], [0.4, 0.7]]
+    results = [{**cell, "seed": s, "matrix": m, "acc": float(np.mean(m[-1]))} for s, m in ((0, m0), (1, m1))]
+    text = mod.tables(results, ["naive"])
+    assert "| 1 | 0.70 |  | 0.70 |" in text
+    assert "| 2 | 0.30 | 0.80 | 0.80 |" in text
+    assert "mean over 2 seeds" in text
+    plain = [{k: v for k, v in r.items() if k != "matrix"} for r in results]
+    assert "just learned" not in mod.tables(plain, ["naive"])  # no matrix without --matrix
+
+
 def test_task_aware_accuracy_takes_the_argmax_within_each_experience():
     mod = _script("feature_diagnosis")
     head = torch.nn.Linear(4, 4, bias=False)
