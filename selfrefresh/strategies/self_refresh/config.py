@@ -119,7 +119,6 @@ class SelfRefreshConfig:
     real_auto_weight: float = 1.0
     real_distill_weight: float = 1.0
     real_feature_weight: float = 10.0
-    real_feature_center: float = 0.0
     teacher_cache_mb: float = 256.0
     calibrate_steps: int = 200
     calibrate_lr: float = 1e-2

@@ -260,16 +260,7 @@ class DualMemory:
             if cfg.real_distill_weight:
                 loss = loss + cfg.real_distill_weight * self.real_distill_loss(out.logits, t_logits)
             if cfg.real_feature_weight:
-                f1, f2 = out.features, t_features
-                lam = cfg.real_feature_center
-                if lam:
-                    onehot = F.one_hot(y, out.logits.shape[1]).to(f1.dtype)  # (B, C)
-                    per = onehot / onehot.sum(0).clamp_min(1)
-                    def centred(f):
-                        means = torch.einsum("bc,bth->cth", per, f)  # per-class means (C, T, H)
-                        return f - lam * torch.einsum("bc,cth->bth", onehot, means)
-                    f1, f2 = centred(f1), centred(f2)
-                loss = loss + cfg.real_feature_weight * F.mse_loss(f1, f2)
+                loss = loss + cfg.real_feature_weight * F.mse_loss(out.features, t_features)
         if pb is not None:
             loss = loss + self.pseudo_loss(model, pb, out=pseudo_out)
         return loss
