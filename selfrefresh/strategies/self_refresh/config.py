@@ -137,9 +137,6 @@ class SelfRefreshConfig:
     transfer_steps: int = 300
     transfer_lr: float = 1e-3
     reset_storage: bool = False
-    adversarial_steps: int = 0
-    adversarial_lr: float = 0.05
-    adversarial_fraction: float = 0.5
     seed: int = 0
 
     def __post_init__(self):

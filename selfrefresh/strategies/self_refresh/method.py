@@ -20,14 +20,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ...generators.base import PseudoBatch, label_transitions, label_with
+from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
 from ..losses import current_classes_ce, soft_target_loss
 from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
-from .pool import PseudoPool, cat_batches, index_batch
+from .pool import PseudoPool
 from .pseudo_loss import pseudo_loss, tail_steps, truncates
 from .teacher_cache import TeacherCache
 
@@ -84,7 +84,6 @@ class DualMemory:
         self._mb_size, self._epochs = mb_size, epochs
         self.pool.clear()
         self.teacher.clear()
-        self._epoch = -1
         if self.storage is None:
             return
         if self.config.warmup_steps and real_x is not None and real_y is not None:
@@ -93,50 +92,9 @@ class DualMemory:
         if self.config.regenerate == "experience":
             self._refill()
 
-    def begin_epoch(self, model: Optional[nn.Module] = None) -> None:
+    def begin_epoch(self) -> None:
         if self.storage is not None and self.config.regenerate == "epoch":
             self._refill()
-        self._epoch = getattr(self, "_epoch", -1) + 1
-        if (self.config.adversarial_steps and model is not None and self.storage is not None
-                and self.pool.batch is not None and not self.pool.batch.static and self._epoch > 0):
-            self._adversarial_refresh(model)
-
-    def _adversarial_refresh(self, model: nn.Module) -> None:
-        """EXPERIMENT: part of the pool moved (from its original sequences) toward where NET1 and NET2
-        disagree most (features and old-class outputs), then relabelled by NET2."""
-        cfg = self.config
-        pool0 = self._pool0
-        n = len(pool0)
-        k = max(1, int(round(cfg.adversarial_fraction * n)))
-        perm = torch.randperm(n, generator=self.rng)
-        idx, rest = perm[:k], perm[k:]
-        dev = pool0.x.device
-        x0 = pool0.x[idx.to(dev)].detach()
-        delta = torch.zeros_like(x0, requires_grad=True)
-        opt = torch.optim.Adam([delta], lr=cfg.adversarial_lr)
-        old = torch.nonzero(self.known).flatten().to(dev)
-        t = cfg.temperature
-        was = model.training
-        model.eval()
-        for _ in range(cfg.adversarial_steps):
-            x = x0 + delta
-            o1 = model.run(x, with_context=False)
-            o2 = self.storage.run(x, with_context=False)
-            p2 = torch.softmax(o2.logits[:, old] / t, dim=1)
-            kl = (p2 * (torch.log(p2 + 1e-8) - torch.log_softmax(o1.logits[:, old] / t, dim=1))).sum(1).mean()
-            d = F.mse_loss(o1.features, o2.features) + kl
-            g, = torch.autograd.grad(-d, delta)
-            opt.zero_grad()
-            delta.grad = g
-            opt.step()
-        model.train(was)
-        new = label_with(self.storage, (x0 + delta).detach(), classes=None if pool0.classes is None else pool0.classes[idx.to(dev)],
-                         with_features=bool(cfg.feature_weight))
-        kept = index_batch(pool0, rest.to(dev))
-        if kept.classes is None:
-            new.classes = None
-        self.pool.batch = cat_batches([kept, new]) if len(rest) else new
-        self.pool._pos = 0
 
     def observe(self, model: nn.Module, x: Tensor, y: Tensor, first_epoch: bool) -> None:
         """Check a real minibatch; record its length and (first epoch) its moments."""
@@ -218,7 +176,6 @@ class DualMemory:
         if cfg.pool_per_class and self.known is not None:
             n = max(n, cfg.pool_per_class * int(self.known.sum()))
         self.pool.fill(n, self.sample)
-        self._pool0 = self.pool.batch
 
     def sample(self, n: int) -> PseudoBatch:
         """n fresh pseudo-patterns from NET2, in the form the loss reads."""

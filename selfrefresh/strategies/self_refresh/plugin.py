@@ -85,7 +85,7 @@ class SelfRefreshPlugin(SupervisedPlugin):
                                      real_y=None if self._real is None else self._real[1])
 
     def before_training_epoch(self, strategy, **kwargs):
-        self.method.begin_epoch(strategy.model)
+        self.method.begin_epoch()
 
     def before_forward(self, strategy, **kwargs):
         self.method.observe(strategy.model, strategy.mb_x, strategy.mb_y,
