@@ -28,7 +28,9 @@ and then, on the final network's features (the class head's input) of every clas
   features joined with the pooled statistics, each old class's pooled part drawn from a Gaussian of
   its own training sequences' (statistics a method could have kept since that class's experience,
   as ``pooled-gaussian`` does; drawn independently of the feature part);
-* ``stats_err``: relative distance between SelfRefresh's moved class means and the true ones.
+* ``stats_err``: relative distance between SelfRefresh's moved class means and the true ones;
+* ``probe_last`` / ``probe_mean``: the probe (standardised inputs) on the top layer's output at the
+  final step / averaged over the steps, whatever the model's readout: how separable each view is.
 
     OMP_NUM_THREADS=1 python benchmarks/feature_diagnosis.py --epochs 25 --seeds 0 1 2 \
         --rows naive replay 'selfrefresh={}' 'diag-mean={"drift": "mean", "prototype_rank": 0, "encoder_lr_scale": 1.0}'
@@ -52,7 +54,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _provenance import command as _command, header, machine, write_results  # noqa: E402
 
 METRICS = ("acc", "task_aware", "pooled_gaussian", "head_x_gaussian", "probe", "ncm", "cal_oracle", "cal_truefull", "cal_truegauss", "cal_stats", "cal_statsmean",
-           "cal_truemean", "stats_err", "probe_pooled", "cal_stats_fresh", "cal_stats_pooled")
+           "cal_truemean", "stats_err", "probe_pooled", "cal_stats_fresh", "cal_stats_pooled", "probe_last", "probe_mean")
 
 
 def _tensors(stream):
@@ -81,7 +83,7 @@ def task_aware_accuracy(head, feats, labels, experiences) -> float:
 
 
 def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsdd", cell: str = "lstm",
-            hidden: int = 128, order: str = "fixed") -> dict:
+            hidden: int = 128, order: str = "fixed", readout: str = "last") -> dict:
     import torch
     from torch.nn import functional as F
     torch.set_num_threads(1)
@@ -97,7 +99,7 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
     info = stream_info(bm)
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model, _ = build_model(info, cell, hidden)
+    model, _ = build_model(info, cell, hidden, readout=readout)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     if kind == "replay":
         options = {"mem_size": REPLAY_PER_CLASS * info["num_classes"]}
@@ -176,6 +178,11 @@ def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsd
             return (h(test_f).argmax(1) == yte).float().mean().item()
 
     res["probe_pooled"] = fresh(torch.cat([ftr, ptr], 1), ytr, torch.cat([fte, pte], 1), 500)
+    with torch.no_grad():
+        htr, hte = m.rnn(xtr)[0], m.rnn(xte)[0]
+    for name, a, b in (("probe_last", htr[:, -1], hte[:, -1]), ("probe_mean", htr.mean(1), hte.mean(1))):
+        mu, sd = a.mean(0), a.std(0).clamp_min(1e-6)
+        res[name] = fresh((a - mu) / sd, ytr, (b - mu) / sd, 500)
     mem = next((p.method for p in getattr(s, "plugins", []) if hasattr(p, "method")), None)
     if mem is not None and len(mem.prototypes):
         stats = mem.prototypes
@@ -221,6 +228,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--stream", default="fsdd", help="a stream of real_audio.py (fsdd, japanese-vowels, speech)")
     p.add_argument("--model", default="lstm:128", help="CELL:HIDDEN")
+    p.add_argument("--readout", choices=("last", "mean"), default="last", help="the models' readout (real_audio.py's)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2)
     from real_audio import CLASS_ORDERS
@@ -235,7 +243,8 @@ def main(argv=None):
         name, sep, opts = spec.partition("=")
         kind, options = ("selfrefresh", json.loads(opts)) if sep else (name, {})
         names.append(name)
-        jobs += [(name, (kind, options, a.epochs, seed, a.stream, cell, int(hidden), a.class_order)) for seed in a.seeds]
+        jobs += [(name, (kind, options, a.epochs, seed, a.stream, cell, int(hidden), a.class_order, a.readout))
+                 for seed in a.seeds]
     t = time.perf_counter()
     if a.workers > 1:
         import multiprocessing as mp
@@ -249,7 +258,7 @@ def main(argv=None):
     command = _command("benchmarks/feature_diagnosis.py", argv)
     write_results(
         a.out, header(command, m=machine(), extra=f"{a.workers} worker(s) x 1 thread, {time.perf_counter() - t:.0f} s")
-        + f"\n\n{a.stream}, {a.model}, {a.epochs} epochs per experience, seeds {a.seeds}, class order {a.class_order}; "
+        + f"\n\n{a.stream}, {a.model} (readout {a.readout}), {a.epochs} epochs per experience, seeds {a.seeds}, class order {a.class_order}; "
           "columns: see the script's docstring.\n\n" + text + "\n", {"command": command, "results": results})
 
 

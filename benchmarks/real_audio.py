@@ -103,7 +103,7 @@ def run_cell(cell: dict) -> dict:
     info = stream_info(bm)
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model, _ = build_model(info, cell["cell_type"], cell["hidden"])
+    model, _ = build_model(info, cell["cell_type"], cell["hidden"], readout=cell.get("readout", "last"))
     opt = torch.optim.Adam(model.parameters(), lr=cell["lr"])
     kind, options = cell["kind"], cell["options"]
     if options is None:  # replay: a fixed number of sequences per class
@@ -139,10 +139,11 @@ def _paired(a, b) -> str:
 
 def tables(results, rows) -> str:
     out = []
-    key = lambda r: (r["stream"], r["cell_type"], r["hidden"], r["epochs"], r.get("order", "fixed"))  # noqa: E731
+    key = lambda r: (r["stream"], r["cell_type"], r["hidden"], r["epochs"], r.get("order", "fixed"),  # noqa: E731
+                     r.get("readout", "last"))
     groups = sorted({key(r) for r in results},
-                    key=lambda g: (g[4] != "seed", list(STREAMS).index(g[0]) if g[0] in STREAMS else 99, -g[2], g[1],
-                                   g[3]))
+                    key=lambda g: (g[4] != "seed", g[5] != "last", list(STREAMS).index(g[0]) if g[0] in STREAMS else 99,
+                                   -g[2], g[1], g[3]))
     for g in groups:
         cells = [r for r in results if key(r) == g]
         by_row = {}
@@ -155,7 +156,8 @@ def tables(results, rows) -> str:
         # rows made by --variant are also compared with the default SelfRefresh of the same seeds
         refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and set(by_row) - set(ROWS) else ())
         order = "class order drawn by the seed" if g[4] == "seed" else "fixed class order 0..C-1"
-        out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, {order}, seeds {seeds}\n")
+        readout = ", class head on the mean over steps (readout mean)" if g[5] == "mean" else ""
+        out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, {order}{readout}, seeds {seeds}\n")
         out.append("| row | final accuracy (mean +- std) | minus Replay(20/class), paired | minus Naive, paired "
                    + ("| minus SelfRefresh (default), paired " if len(refs) == 3 else "") + "| time x Naive |")
         out.append("|---|---|---|" + "---|" * len(refs))
@@ -218,6 +220,9 @@ def main(argv=None) -> list:
                    help="an option for every selfrefresh row, e.g. --option pseudo_ratio=2")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                    help='an extra selfrefresh row with these options, e.g. --variant \'no steering={"steer": false}\'')
+    p.add_argument("--readout", choices=("last", "mean"), default=None,
+                   help="what every row's class head reads: the last step (the model's default) or the mean "
+                        "over steps (AutoHeteroRNN's readout)")
     p.add_argument("--matrix", action="store_true",
                    help="also evaluate after every experience and print each row's mean accuracy matrix (the "
                         "evaluations' data loaders draw from torch's random generator, so every run's later "
@@ -250,7 +255,8 @@ def main(argv=None) -> list:
                         cells.append({"stream": stream, "cell_type": cell_type, "hidden": int(hidden),
                                       "epochs": epochs, "row": row, "kind": kind, "options": options,
                                       "seed": seed, "lr": a.lr, "order": a.class_order,
-                                      **({"matrix": True} if a.matrix else {})})
+                                      **({"matrix": True} if a.matrix else {}),
+                                      **({"readout": a.readout} if a.readout else {})})
     t = time.perf_counter()
     results = execute(cells, a.workers)
     text = tables(results, list(rows))

@@ -374,3 +374,23 @@ def test_a_kept_net2_grows_to_net1s_head_before_learning_its_pseudo_patterns():
     mem._transfer_pseudo(model, torch.tensor([True, True, True, True]), 4, "cpu")
     assert mem.storage is kept and mem.storage.num_classes == 4
     assert mem.storage.classifier.out_features == 4
+
+
+def test_truncated_pseudo_loss_with_the_mean_readout_distills_the_whole_sequences_logits():
+    """readout="mean": the pseudo loss through the last half still distills the logits of the whole
+    pseudo-sequence (the beginning's outputs, run without a graph, count in the mean)."""
+    from selfrefresh.generators import label_with
+    from selfrefresh.strategies import SelfRefreshConfig
+    from selfrefresh.strategies.losses import masked_teacher_probs, soft_target_loss
+    from selfrefresh.strategies.self_refresh.pseudo_loss import pseudo_loss
+    torch.manual_seed(0)
+    teacher = AutoHeteroRNN(3, 6, 4, cell="lstm", readout="mean").eval()
+    student = AutoHeteroRNN(3, 6, 4, cell="lstm", readout="mean")
+    known = torch.tensor([True, True, False, False])
+    seq = label_with(teacher, torch.randn(4, 6, 3))
+    out = student.run(seq.x, with_context=False)
+    distill = soft_target_loss(out.logits, masked_teacher_probs(seq.logits, 4, known, 2.0), 2.0)
+    expected = (distill + F.mse_loss(out.recon[:, 3:], seq.recon[:, 3:])
+                + F.mse_loss(out.features[:, 3:], seq.features[:, 3:]))
+    got = pseudo_loss(SelfRefreshConfig(pseudo_grad_tail=0.5), known, student, seq)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)

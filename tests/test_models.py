@@ -126,3 +126,31 @@ def test_sigmoid_auto_activation_keeps_reconstructions_in_the_unit_interval():
     plain, squashed = a.run(x).recon, b.run(x).recon
     assert bool(((squashed > 0) & (squashed < 1)).all())
     assert torch.allclose(squashed, torch.sigmoid(plain), atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_mean_readout_reads_the_mean_over_steps_and_a_sequence_run_in_two_parts_gives_the_same(cell):
+    """readout="mean": the head reads the top layer's outputs averaged over the steps, in forward,
+    run and features alike; a sequence run in two parts (the second from the first's state, with
+    the first's outputs as ``before``) gives the logits of one pass (the truncated pseudo loss and
+    the truncated inversion rely on it). The default stays the last step."""
+    torch.manual_seed(0)
+    m = AutoHeteroRNN(3, 6, 4, cell=cell, readout="mean")
+    assert AutoHeteroRNN(3, 6, 4, cell=cell).readout == "last"
+    x = torch.randn(5, 7, 3)
+    out = m.run(x, with_context=False)
+    assert torch.allclose(m.features(x), out.features.mean(1), atol=1e-6)
+    assert torch.allclose(out.logits, m.classifier(out.features.mean(1)), atol=1e-6)
+    assert torch.allclose(m(x), out.logits, atol=1e-6)
+    assert not torch.allclose(out.logits, m.classifier(out.features[:, -1]), atol=1e-3)
+    with torch.no_grad():
+        before, state = m.rnn(x[:, :3])
+    tail = m.run(x[:, 3:], state=state, with_context=False, before=before)
+    assert torch.allclose(tail.logits, out.logits, atol=1e-5)
+    assert not torch.allclose(m.run(x[:, 3:], state=state, with_context=False).logits, out.logits, atol=1e-3)
+    last = AutoHeteroRNN(3, 6, 4, cell=cell)
+    last.load_state_dict(m.state_dict())
+    assert torch.allclose(last.run(x[:, 3:], state=state, with_context=False, before=before).logits,
+                          last(x), atol=1e-5)  # "last" ignores before
+    with pytest.raises(ValueError, match="readout must be 'last' or 'mean', got 'max'"):
+        AutoHeteroRNN(3, 6, 2, readout="max")

@@ -23,7 +23,7 @@ __all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]
 class AutoHeteroOutput(NamedTuple):
     """Everything one pass over a sequence produces.
 
-    logits (B, C) class logits from the final state; step_logits (B, T, C) the hetero head at
+    logits (B, C) class logits from the final state (or the steps' mean); step_logits (B, T, C) the hetero head at
     every step; features (B, T, H) top-layer outputs; recon (B, T, F + S) auto head output (B, T, F without
     context); recon_target, same shape, the detached [x_t, context_(t-1)] it should reconstruct;
     final_state the layer's final state.
@@ -66,6 +66,9 @@ class AutoHeteroRNN(nn.Module):
         auto_activation: ``None`` (linear reconstruction, real-valued data) or ``"sigmoid"``
             (binary items and sigmoid SRN contexts, as in the original papers).
         srn_nonlinearity: ``"sigmoid"`` or ``"tanh"`` units when ``cell="srn"``.
+        readout: what the class head reads: ``"last"`` (the final step's top-layer output, as in
+            the papers) or ``"mean"`` (the mean of the top-layer outputs over the steps: a
+            time-pooled embedding, as speech classifiers pool frames).
 
     Shape:
         ``forward(x)``: x (B, T, F) -> logits (B, C), so Avalanche uses it as any classifier.
@@ -73,7 +76,7 @@ class AutoHeteroRNN(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_classes: int, cell: str = "lstm",
                  num_layers: int = 1, dropout: float = 0.0, auto_activation: Optional[str] = None,
-                 srn_nonlinearity: str = "sigmoid"):
+                 srn_nonlinearity: str = "sigmoid", readout: str = "last"):
         super().__init__()
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_classes", num_classes), ("num_layers", num_layers)):
@@ -86,6 +89,8 @@ class AutoHeteroRNN(nn.Module):
                             f"{type(cell).__name__}")
         if auto_activation not in (None, "sigmoid"):
             raise ValueError(f"auto_activation must be None or 'sigmoid', got {auto_activation!r}")
+        if readout not in ("last", "mean"):
+            raise ValueError(f"AutoHeteroRNN: readout must be 'last' or 'mean', got {readout!r}")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.cell_type = cell.lower()
@@ -95,6 +100,20 @@ class AutoHeteroRNN(nn.Module):
         self.rnn = make_layer(self.cell_type, input_size, hidden_size, num_layers, dropout=dropout, **kw)
         self.classifier = nn.Linear(hidden_size, num_classes)
         self.auto_head = nn.Linear(hidden_size, input_size + self.rnn.state_size)
+        self.readout = readout
+
+    def readout_of(self, out: Tensor, before: Optional[Tensor] = None) -> Tensor:
+        """The class head's input (B, H) from the top layer's outputs ``out`` (B, T, H).
+
+        ``before`` (B, T0, H): the outputs of the steps that came before ``out`` when a sequence
+        runs in two parts (the second from the first's final state); the mean readout averages
+        over both, so the two parts give what one pass gives.
+        """
+        if self.readout == "last":
+            return out[:, -1]
+        if before is None:
+            return out.mean(1)
+        return (before.sum(1) + out.sum(1)) / (before.shape[1] + out.shape[1])
 
     # -- sizes --------------------------------------------------------------------------------
     @property
@@ -148,19 +167,21 @@ class AutoHeteroRNN(nn.Module):
         return torch.sigmoid(r) if self.auto_activation == "sigmoid" else r
 
     def forward(self, x: Tensor) -> Tensor:
-        """x (B, T, F) -> class logits (B, C) from the final step."""
+        """x (B, T, F) -> class logits (B, C) from the final step (or the mean over steps)."""
         _check_finite_input(x, self.input_size, self._dtype)
         out, _ = self.rnn(x)
-        return self._check_logits(self.classifier(out[:, -1]), x)
+        return self._check_logits(self.classifier(self.readout_of(out)), x)
 
-    def run(self, x: Tensor, state=None, with_context: bool = True) -> AutoHeteroOutput:
+    def run(self, x: Tensor, state=None, with_context: bool = True,
+            before: Optional[Tensor] = None) -> AutoHeteroOutput:
         """Full pass: logits, per-step logits, features, reconstructions and their targets.
 
         With ``with_context`` the auto part reconstructs [x_t, context_(t-1)] (B, T, F + S), the
         context being the flattened state *before* each step; without it only x_t (B, T, F),
         which keeps the whole pass on the fused kernel. A one-layer SRN/RNN/GRU gets its contexts
         from the fused outputs; LSTM (whose cell state the fused kernel does not return) and
-        stacked layers step the shared cells.
+        stacked layers step the shared cells. ``state`` and ``before`` continue a sequence: the
+        state after its earlier steps and their top-layer outputs (B, T0, H) (see :meth:`readout_of`).
         """
         _check_finite_input(x, self.input_size, self._dtype)
         b, t, _ = x.shape
@@ -186,7 +207,8 @@ class AutoHeteroRNN(nn.Module):
                 contexts = torch.stack(ctx, 1)
             recon = self._auto(out)
             recon_target = torch.cat([x, contexts], dim=-1).detach()
-        return AutoHeteroOutput(self._check_logits(self.classifier(out[:, -1]), x), self.classifier(out), out,
+        return AutoHeteroOutput(self._check_logits(self.classifier(self.readout_of(out, before)), x),
+                                self.classifier(out), out,
                                 recon, recon_target, final)
 
     def step(self, x_t: Tensor, context: Optional[Tensor] = None):
@@ -215,7 +237,8 @@ class AutoHeteroRNN(nn.Module):
         return self._auto(out, items_only=True)
 
     def features(self, x: Tensor) -> Tensor:
-        """Final top-layer hidden state (B, H): the embedding the class head reads."""
+        """The embedding the class head reads (B, H): the final top-layer output, or their mean
+        over the steps (``readout="mean"``)."""
         _check_finite_input(x, self.input_size, self._dtype)
         out, _ = self.rnn(x)
-        return out[:, -1]
+        return self.readout_of(out)

@@ -56,15 +56,16 @@ def invert_features(network: nn.Module, seeds: Tensor, targets: Tensor, steps: i
 def _invert(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: float, cut: int,
             share: float) -> Tensor:
     x = seeds[:, cut:].detach().clone().requires_grad_(True)
-    state = None
+    state = before = None
     if cut:
         with torch.no_grad():
-            _, state = network.rnn(seeds[:, :cut])
+            before, state = network.rnn(seeds[:, :cut])
     opt = torch.optim.Adam([x], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
             opt.zero_grad()
             out, _ = network.rnn(x, state)
-            (share * F.mse_loss(out[:, -1], targets)).backward()  # the gradient of the whole batch's mean loss
+            final = network.readout_of(out, before) if hasattr(network, "readout_of") else out[:, -1]
+            (share * F.mse_loss(final, targets)).backward()  # the gradient of the whole batch's mean loss
             opt.step()
     return torch.cat([seeds[:, :cut].detach(), x.detach()], dim=1)

@@ -269,7 +269,8 @@ class DualMemory:
     def _teacher_outputs(self, x: Tensor):
         """NET2's features (B, T, H) and logits (B, C) on real x (B, T, F) (no auto head)."""
         features, _ = self.storage.rnn(x)
-        return features, self.storage.classifier(features[:, -1])
+        final = self.storage.readout_of(features) if hasattr(self.storage, "readout_of") else features[:, -1]
+        return features, self.storage.classifier(final)
 
     def real_class_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""

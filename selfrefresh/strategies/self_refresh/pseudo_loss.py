@@ -72,11 +72,12 @@ def _truncated_loss(cfg, known, model: nn.Module, batch: PseudoBatch, k: int) ->
     """The sequence pseudo loss with gradients through only the last k steps."""
     cut = batch.x.shape[1] - k
     with torch.no_grad():
-        _, state = model.rnn(batch.x[:, :cut])
+        before, state = model.rnn(batch.x[:, :cut])
     tail = PseudoBatch(**{**batch.__dict__, "x": batch.x[:, cut:],
                           "recon": None if batch.recon is None else batch.recon[:, cut:],
                           "features": None if batch.features is None else batch.features[:, cut:]})
-    return pseudo_loss(cfg, known, model, tail, out=model.run(tail.x, state=state, with_context=False))
+    out = model.run(tail.x, state=state, with_context=False, before=before)  # the mean readout counts `before`
+    return pseudo_loss(cfg, known, model, tail, out=out)
 
 
 def _transition_loss(cfg, known, model: nn.Module, batch: PseudoBatch) -> Tensor:
