@@ -23,10 +23,10 @@ __all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]
 class AutoHeteroOutput(NamedTuple):
     """Everything one pass over a sequence produces.
 
-    logits (B, C) class logits from the final state (or the steps' mean); step_logits (B, T, C) the hetero head at
-    every step; features (B, T, H) top-layer outputs; recon (B, T, F + S) auto head output (B, T, F without
-    context); recon_target, same shape, the detached [x_t, context_(t-1)] it should reconstruct;
-    final_state the layer's final state.
+    logits (B, C) class logits from the final state (or the steps' mean, ``readout="mean"``);
+    step_logits (B, T, C) the hetero head at every step; features (B, T, H) top-layer outputs;
+    recon (B, T, F + S) auto head output (B, T, F without context); recon_target, same shape, the
+    detached [x_t, context_(t-1)] it should reconstruct; final_state the layer's final state.
     """
     logits: Tensor
     step_logits: Tensor
