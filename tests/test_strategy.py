@@ -19,10 +19,10 @@ def _accs(strategy, stream):
     return [res[k] for k in sorted(res) if k.startswith("Top1_Acc_Exp/eval_phase/test_stream")]
 
 
-def _train(kind, stream, seed=0, epochs=8, **kw):
+def _train(kind, stream, seed=0, epochs=8, readout="last", **kw):
     from avalanche.training.supervised import Naive
     torch.manual_seed(seed)
-    model = AutoHeteroRNN(3, 16, 2, cell="gru")  # grows to 4 classes
+    model = AutoHeteroRNN(3, 16, 2, cell="gru", readout=readout)  # grows to 4 classes
     opt = torch.optim.Adam(model.parameters(), lr=5e-3)
     common = dict(train_mb_size=16, train_epochs=epochs, eval_mb_size=128, evaluator=_evaluator())
     if kind == "naive":
@@ -60,6 +60,18 @@ def test_selfrefresh_forgets_less_than_naive(toy_stream, preset, margin):
     assert np.mean(refresh) > np.mean(naive) + 0.1, (naive, refresh)
     assert s.storage is not None and s.storage.num_classes == 4
     assert s.refresh.known.tolist() == [True, True, True, True]
+
+
+def test_selfrefresh_with_the_mean_readout_forgets_less_than_naive_with_it(toy_stream):
+    """readout="mean" through the whole method (pool, pseudo loss through the last half, inversion,
+    statistics, calibration). Measured on this toy stream: the default keeps 0.52 of experience 0
+    and 1.00 of experience 1, Naive 0.05 and 0.53 (both with the mean readout)."""
+    _, naive = _train("naive", toy_stream, readout="mean")
+    s, refresh = _train("selfrefresh", toy_stream, readout="mean")
+    assert naive[0] < 0.2
+    assert refresh[0] > naive[0] + 0.3, (naive, refresh)
+    assert np.mean(refresh) > np.mean(naive) + 0.2, (naive, refresh)
+    assert s.storage.readout == "mean"
 
 
 @pytest.mark.parametrize("kw", [{"transfer": "pseudo", "transfer_steps": 20},
