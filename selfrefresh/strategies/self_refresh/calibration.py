@@ -16,7 +16,15 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["ClassFeatureStats", "calibrate_head", "features_of", "teacher_labels", "align_class_weights"]
+__all__ = ["ClassFeatureStats", "calibrate_head", "features_of", "head_input", "teacher_labels",
+           "align_class_weights"]
+
+
+def head_input(model: nn.Module, out: Tensor, before: Optional[Tensor] = None) -> Tensor:
+    """The class head's input (B, H) from the top layer's outputs ``out`` (B, T, H): the model's
+    ``readout_of`` (``before``: the outputs of earlier steps of the same sequences), or the last
+    step for a model without one."""
+    return model.readout_of(out, before) if hasattr(model, "readout_of") else out[:, -1]
 
 
 def features_of(model: nn.Module, x: Tensor) -> Tensor:

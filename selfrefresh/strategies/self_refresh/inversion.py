@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ...nn.frozen import frozen
+from .calibration import head_input
 
 __all__ = ["invert_features"]
 
@@ -65,7 +66,6 @@ def _invert(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: 
         for _ in range(steps):
             opt.zero_grad()
             out, _ = network.rnn(x, state)
-            final = network.readout_of(out, before) if hasattr(network, "readout_of") else out[:, -1]
-            (share * F.mse_loss(final, targets)).backward()  # the gradient of the whole batch's mean loss
+            (share * F.mse_loss(head_input(network, out, before), targets)).backward()  # the gradient of the whole batch's mean loss
             opt.step()
     return torch.cat([seeds[:, :cut].detach(), x.detach()], dim=1)

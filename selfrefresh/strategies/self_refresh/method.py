@@ -23,7 +23,8 @@ from torch.nn import functional as F
 from ...generators.base import PseudoBatch, label_transitions
 from ...generators.registry import make_generator
 from ..losses import current_classes_ce, soft_target_loss
-from .calibration import ClassFeatureStats, align_class_weights, calibrate_head, features_of, teacher_labels
+from .calibration import (ClassFeatureStats, align_class_weights, calibrate_head, features_of, head_input,
+                          teacher_labels)
 from .checks import check_batch, grow_head
 from .config import SelfRefreshConfig
 from .inversion import invert_features
@@ -269,8 +270,7 @@ class DualMemory:
     def _teacher_outputs(self, x: Tensor):
         """NET2's features (B, T, H) and logits (B, C) on real x (B, T, F) (no auto head)."""
         features, _ = self.storage.rnn(x)
-        final = self.storage.readout_of(features) if hasattr(self.storage, "readout_of") else features[:, -1]
-        return features, self.storage.classifier(final)
+        return features, self.storage.classifier(head_input(self.storage, features))
 
     def real_class_loss(self, logits: Tensor, y: Tensor) -> Tensor:
         """Cross-entropy on real data: all outputs, or the current classes once old ones exist."""
