@@ -83,7 +83,7 @@ def task_aware_accuracy(head, feats, labels, experiences) -> float:
 
 
 def run_one(kind: str, options: dict, epochs: int, seed: int, stream: str = "fsdd", cell: str = "lstm",
-            hidden: int = 128, order: str = "fixed", readout: str = "last") -> dict:
+            hidden: int = 128, order: str = "fixed", readout: str = "mean") -> dict:
     import torch
     from torch.nn import functional as F
     torch.set_num_threads(1)
@@ -228,7 +228,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--stream", default="fsdd", help="a stream of real_audio.py (fsdd, japanese-vowels, speech)")
     p.add_argument("--model", default="lstm:128", help="CELL:HIDDEN")
-    p.add_argument("--readout", choices=("last", "mean"), default="last", help="the models' readout (real_audio.py's)")
+    p.add_argument("--readout", choices=("mean", "last"), default="mean", help="the models' readout (real_audio.py's)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2)
     from real_audio import CLASS_ORDERS

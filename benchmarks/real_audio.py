@@ -142,7 +142,7 @@ def tables(results, rows) -> str:
     key = lambda r: (r["stream"], r["cell_type"], r["hidden"], r["epochs"], r.get("order", "fixed"),  # noqa: E731
                      r.get("readout", "last"))
     groups = sorted({key(r) for r in results},
-                    key=lambda g: (g[4] != "seed", g[5] != "last", list(STREAMS).index(g[0]) if g[0] in STREAMS else 99,
+                    key=lambda g: (g[4] != "seed", g[5] != "mean", list(STREAMS).index(g[0]) if g[0] in STREAMS else 99,
                                    -g[2], g[1], g[3]))
     for g in groups:
         cells = [r for r in results if key(r) == g]
@@ -156,7 +156,8 @@ def tables(results, rows) -> str:
         # rows made by --variant are also compared with the default SelfRefresh of the same seeds
         refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and set(by_row) - set(ROWS) else ())
         order = "class order drawn by the seed" if g[4] == "seed" else "fixed class order 0..C-1"
-        readout = ", class head on the mean over steps (readout mean)" if g[5] == "mean" else ""
+        readout = (", class head on the mean over steps (readout mean)" if g[5] == "mean"
+                   else ", class head on the final step (readout last)")
         out.append(f"### {g[0]}, {g[1].upper()} {g[2]}, {g[3]} epochs per experience, {order}{readout}, seeds {seeds}\n")
         out.append("| row | final accuracy (mean +- std) | minus Replay(20/class), paired | minus Naive, paired "
                    + ("| minus SelfRefresh (default), paired " if len(refs) == 3 else "") + "| time x Naive |")
@@ -220,9 +221,9 @@ def main(argv=None) -> list:
                    help="an option for every selfrefresh row, e.g. --option pseudo_ratio=2")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                    help='an extra selfrefresh row with these options, e.g. --variant \'no steering={"steer": false}\'')
-    p.add_argument("--readout", choices=("last", "mean"), default=None,
-                   help="what every row's class head reads: the last step (the model's default) or the mean "
-                        "over steps (AutoHeteroRNN's readout)")
+    p.add_argument("--readout", choices=("mean", "last"), default="mean",
+                   help="what every row's class head reads: the mean over steps (AutoHeteroRNN's default) or the "
+                        "last step (every run before 2026-12-03 without this option)")
     p.add_argument("--matrix", action="store_true",
                    help="also evaluate after every experience and print each row's mean accuracy matrix (the "
                         "evaluations' data loaders draw from torch's random generator, so every run's later "
@@ -256,7 +257,7 @@ def main(argv=None) -> list:
                                       "epochs": epochs, "row": row, "kind": kind, "options": options,
                                       "seed": seed, "lr": a.lr, "order": a.class_order,
                                       **({"matrix": True} if a.matrix else {}),
-                                      **({"readout": a.readout} if a.readout else {})})
+                                      "readout": a.readout})
     t = time.perf_counter()
     results = execute(cells, a.workers)
     text = tables(results, list(rows))

@@ -92,6 +92,7 @@ def _run_options(p: argparse.ArgumentParser, out: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .streams import STREAM_NAMES
+    from .models import READOUTS
     from .runs.build import CELLS
     from .strategies.registry import STRATEGY_NAMES
     p = _Parser(prog="selfrefresh", description="Continual learning of sequences with "
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_seed, nargs="+", default=[0])
     run.add_argument("--epochs", type=_positive_int, default=30, help="epochs per experience (default 30)")
     run.add_argument("--hidden", type=_positive_int, default=64, help="recurrent units (default 64)")
+    run.add_argument("--readout", choices=READOUTS, default="mean",
+                     help="what the class head reads: the mean of the outputs over the steps (default) or the "
+                          "last step (the papers')")
     run.add_argument("--batch-size", type=_positive_int, default=32)
     run.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
     run.add_argument("--size", choices=("full", "small"), default="full",
@@ -141,7 +145,8 @@ def _unique(values: Sequence, option: str) -> list:
 
 
 def _run_many(stream, strategies, seeds, *, out, resume=False, overwrite=False, cell="gru", epochs=30,
-              hidden=64, batch_size=32, lr=2e-3, device="auto", size="full", stream_kwargs=None, options=None,
+              hidden=64, readout="mean", batch_size=32, lr=2e-3, device="auto", size="full", stream_kwargs=None,
+              options=None,
               log=(), quiet=False, command=None):
     from .runs import (ExperimentError, RunConfig, aggregate, canonical_stream, check_run_dir, collect_summaries,
                        load_stream, markdown_table, options_for, resolve_device, run_experiment, write_report)
@@ -160,7 +165,7 @@ def _run_many(stream, strategies, seeds, *, out, resume=False, overwrite=False, 
     load_stream(stream, size, stream_kwargs, progress=not quiet)
     writable_folder(out)
     configs = [RunConfig(stream=stream, strategy=strategy, seed=seed, cell=cell, hidden_size=hidden,
-                         epochs=epochs, batch_size=batch_size, lr=lr, device=device, size=size,
+                         readout=readout, epochs=epochs, batch_size=batch_size, lr=lr, device=device, size=size,
                          stream_kwargs=dict(stream_kwargs or {}), strategy_options=own_options[strategy],
                          progress=not quiet, log=tuple(log))
                for strategy in strategies for seed in seeds]
@@ -188,7 +193,7 @@ def _command_line(args) -> str:
 def _cmd_run(args):
     return _run_many(args.stream, args.strategy, args.seeds, out=args.out, resume=args.resume,
                      overwrite=args.overwrite, cell=args.cell, epochs=args.epochs, hidden=args.hidden,
-                     batch_size=args.batch_size, lr=args.lr, device=args.device, size=args.size,
+                     readout=args.readout, batch_size=args.batch_size, lr=args.lr, device=args.device, size=args.size,
                      stream_kwargs=dict(args.stream_arg), options=dict(args.option), log=args.log,
                      quiet=args.quiet, command=_command_line(args))
 

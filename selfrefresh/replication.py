@@ -388,7 +388,7 @@ def sequence_experiment(seed: int, cfg: SequenceConfig = SequenceConfig()) -> Di
 
     def new_net() -> AutoHeteroRNN:
         return AutoHeteroRNN(cfg.item_size, cfg.hidden_size, cfg.item_size, cell="srn",
-                             auto_activation="sigmoid", srn_nonlinearity="sigmoid")
+                             auto_activation="sigmoid", srn_nonlinearity="sigmoid", readout="last")
 
     net_a = new_net()
     epochs_a = train_srn(net_a, xa, ya, **{**train, "min_epochs": 0})   # epochs to criterion

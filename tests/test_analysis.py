@@ -49,7 +49,7 @@ def bistable(gain: float = 2.0, seq_len: int = 3) -> AutoHeteroRNN:
     gain > 1: fixed points +-x* (x* = tanh(gain x*)), so 2**T attractors over T steps; gain < 1:
     only 0. The class head reads the sign of the last step: class 1 for +, 0 for -.
     """
-    m = AutoHeteroRNN(1, 1, 2, cell="rnn")
+    m = AutoHeteroRNN(1, 1, 2, cell="rnn", readout="last")
     with torch.no_grad():
         for p in m.parameters():
             p.zero_()
@@ -273,9 +273,11 @@ def test_cluster_points_tolerance():
 # ------------------------------------------------------------------------------------------------
 # figures, report, checkpoint command
 # ------------------------------------------------------------------------------------------------
-def _save_ckpt(path, model, **extra):
+def _save_ckpt(path, model, readout_in_config=None, **extra):
     cfg = dict(input_size=model.input_size, hidden_size=model.hidden_size, num_classes=2,
                cell=model.cell_type, num_layers=model.num_layers)
+    if readout_in_config is not None:
+        cfg["readout"] = readout_in_config
     torch.save({"model_config": cfg, "model_state": model.state_dict(), **extra}, path)
 
 
@@ -318,6 +320,10 @@ def test_analyse_command_on_checkpoint_and_run_dir(tmp_path):
     assert set(res["attractor_evolution"]) == {"model_exp0", "final"}
     assert all((out / f"{n}.png").stat().st_size > 2000 for n in res["figures"])
     assert load_checkpoint(run / "model.pt")[0].num_classes == 3
+    # a config without "readout" predates the setting: the final step, the default then
+    assert load_checkpoint(run / "model.pt")[0].readout == "last"
+    _save_ckpt(tmp_path / "mean.pt", early, readout_in_config="mean")
+    assert load_checkpoint(tmp_path / "mean.pt")[0].readout == "mean"
     bad = tmp_path / "bad.pt"
     torch.save({"weights": 1}, bad)
     with pytest.raises(ValueError, match="model_config"):

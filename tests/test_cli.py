@@ -37,6 +37,14 @@ def test_wrong_input_is_one_line_error(argv, expected, capsys):
     assert expected in _error_line(capsys)
 
 
+def test_unknown_readout_is_a_one_line_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--stream", "speech", "--strategy", "naive", "--readout", "max"])
+    assert e.value.code == 2
+    line = _error_line(capsys)  # argparse quotes the choices in some Python versions, not in others
+    assert "argument --readout: invalid choice" in line and "max" in line and "mean" in line
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")
 def test_cuda_without_gpu_is_one_line_error(capsys):
     assert cli.main(["run", "--stream", "speech", "--strategy", "naive", "--device", "cuda"]) == 2
@@ -65,6 +73,7 @@ def test_run_resume_compare_and_analyse(tmp_path, capsys, monkeypatch):
     model = torch.load(out / "speech" / "naive" / "seed0" / "model.pt", weights_only=True)
     assert model["stream"] == "speech" and model["stream_kwargs"]["n_voices"] == 4
     assert set(model["model_config"]) >= {"input_size", "hidden_size", "num_classes", "cell"}
+    assert model["model_config"]["readout"] == "mean"  # the default, recorded
 
     # --resume of finished runs: same numbers, nothing retrained
     assert cli.main(["run", *TINY, "--strategy", "cumulative", "--seeds", "1", "--out", str(out),

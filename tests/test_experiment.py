@@ -77,7 +77,7 @@ def test_run_writes_matrix_summary_model_and_logs(tmp_path, toy):
 
 
 def test_cumulative_counts_stored_samples_and_learns(tmp_path, toy):
-    s = run_experiment(_cfg("cumulative", epochs=15, hidden_size=16, lr=1e-2), tmp_path, benchmark=toy)
+    s = run_experiment(_cfg("cumulative", epochs=25, hidden_size=16, lr=1e-2), tmp_path, benchmark=toy)
     assert s["stored_real_samples"] == 64  # 4 classes x 16 training sequences
     assert s["final_average_accuracy"] > 0.7, s["accuracy_matrix"]
 
@@ -101,6 +101,26 @@ def test_resume_refuses_other_settings(tmp_path, toy):
     run_experiment(_cfg("naive"), tmp_path, benchmark=toy, stop_after=1)
     with pytest.raises(ExperimentError, match="other settings"):
         run_experiment(_cfg("naive", epochs=3), tmp_path, benchmark=toy, resume=True)
+
+
+def test_a_run_recorded_before_the_readout_setting_read_the_last_step(tmp_path, toy):
+    """Folders and checkpoints written before ``readout`` was a setting (the model's class head then
+    read the final step) resume as readout "last" and refuse the new default."""
+    folder = run_dir(tmp_path, _cfg("naive", readout="last"))
+    run_experiment(_cfg("naive", readout="last"), tmp_path, benchmark=toy, stop_after=1)
+    settings = json.loads((folder / "settings.json").read_text())
+    assert settings["identity"].pop("readout") == "last"
+    (folder / "settings.json").write_text(json.dumps(settings))
+    ckpt = torch.load(folder / "checkpoint.pt", weights_only=True)
+    del ckpt["identity"]["readout"]
+    torch.save(ckpt, folder / "checkpoint.pt")
+    with pytest.raises(ExperimentError, match="readout 'last' there, 'mean' here"):
+        run_experiment(_cfg("naive"), tmp_path, benchmark=toy, resume=True)
+    resumed = run_experiment(_cfg("naive", readout="last"), tmp_path, benchmark=toy, resume=True)
+    assert resumed["resumed_from"] == 1 and resumed["finished"]
+    assert torch.load(folder / "model.pt", weights_only=True)["model_config"]["readout"] == "last"
+    with pytest.raises(ExperimentError, match="unknown readout 'max'; choose mean or last"):
+        _cfg("naive", readout="max")
 
 
 def test_resume_of_a_finished_run_returns_it(tmp_path, toy):

@@ -6,7 +6,9 @@ Checkpoint schema (a ``torch.save``d dict, read with ``torch.load(..., weights_o
 key                  required   meaning
 ===================  =========  ===============================================================
 ``model_config``     yes        keyword arguments of :class:`~selfrefresh.models.AutoHeteroRNN`
-                                (``input_size``, ``hidden_size``, ``num_classes``, ``cell``, ...)
+                                (``input_size``, ``hidden_size``, ``num_classes``, ``cell``, ...;
+                                without ``readout``, ``"last"``: files written before the
+                                readout was recorded were read at the final step)
 ``model_state``      yes        the model's ``state_dict()`` (a grown class head is fine: the
                                 head is grown to the saved size before loading)
 ``stream``           no         a stream name for :func:`selfrefresh.streams.get_stream`;
@@ -58,6 +60,7 @@ def load_checkpoint(path, map_location="cpu") -> Tuple[torch.nn.Module, dict]:
     if not isinstance(config, dict) or not isinstance(state, dict):
         raise CorruptFileError(f"not a valid selfrefresh checkpoint: {path} (model_config and model_state "
                                "must be dicts)", path)
+    config = {"readout": "last", **config}  # older checkpoints: the final step, the default then
     try:
         model = AutoHeteroRNN(**config)
     except (TypeError, ValueError) as e:

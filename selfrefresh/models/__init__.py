@@ -1,5 +1,5 @@
 """Auto-hetero-associative networks: recurrent (AutoHeteroRNN) and feed-forward (AutoHeteroMLP)."""
-from .auto_hetero import AutoHeteroOutput, AutoHeteroRNN
+from .auto_hetero import READOUTS, AutoHeteroOutput, AutoHeteroRNN
 from .auto_hetero_mlp import AutoHeteroMLP
 
-__all__ = ["AutoHeteroRNN", "AutoHeteroOutput", "AutoHeteroMLP"]
+__all__ = ["AutoHeteroRNN", "AutoHeteroOutput", "AutoHeteroMLP", "READOUTS"]

@@ -17,13 +17,16 @@ from torch import Tensor, nn
 from .._checks import check_finite, check_int, check_tensor
 from ..nn import make_layer
 
-__all__ = ["AutoHeteroRNN", "AutoHeteroOutput"]
+__all__ = ["AutoHeteroRNN", "AutoHeteroOutput", "READOUTS"]
+
+#: what the class head can read: the mean of the top layer's outputs over the steps, or the last step
+READOUTS = ("mean", "last")
 
 
 class AutoHeteroOutput(NamedTuple):
     """Everything one pass over a sequence produces.
 
-    logits (B, C) class logits from the final state (or the steps' mean, ``readout="mean"``);
+    logits (B, C) class logits from the steps' mean (or the final step, ``readout="last"``);
     step_logits (B, T, C) the hetero head at every step; features (B, T, H) top-layer outputs;
     recon (B, T, F + S) auto head output (B, T, F without context); recon_target, same shape, the
     detached [x_t, context_(t-1)] it should reconstruct; final_state the layer's final state.
@@ -66,9 +69,11 @@ class AutoHeteroRNN(nn.Module):
         auto_activation: ``None`` (linear reconstruction, real-valued data) or ``"sigmoid"``
             (binary items and sigmoid SRN contexts, as in the original papers).
         srn_nonlinearity: ``"sigmoid"`` or ``"tanh"`` units when ``cell="srn"``.
-        readout: what the class head reads: ``"last"`` (the final step's top-layer output, as in
-            the papers) or ``"mean"`` (the mean of the top-layer outputs over the steps: a
-            time-pooled embedding, as speech classifiers pool frames).
+        readout: what the class head reads: ``"mean"`` (default: the mean of the top-layer
+            outputs over the steps, a time-pooled embedding, as speech classifiers pool frames) or
+            ``"last"`` (the final step's top-layer output, as in the papers). With ``"last"`` the
+            old classes of a class-incremental stream stay apart in NET1's time average but not
+            at its final step (docs/memory.md, sixteenth pass).
 
     Shape:
         ``forward(x)``: x (B, T, F) -> logits (B, C), so Avalanche uses it as any classifier.
@@ -76,7 +81,7 @@ class AutoHeteroRNN(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_classes: int, cell: str = "lstm",
                  num_layers: int = 1, dropout: float = 0.0, auto_activation: Optional[str] = None,
-                 srn_nonlinearity: str = "sigmoid", readout: str = "last"):
+                 srn_nonlinearity: str = "sigmoid", readout: str = "mean"):
         super().__init__()
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_classes", num_classes), ("num_layers", num_layers)):
@@ -89,8 +94,8 @@ class AutoHeteroRNN(nn.Module):
                             f"{type(cell).__name__}")
         if auto_activation not in (None, "sigmoid"):
             raise ValueError(f"auto_activation must be None or 'sigmoid', got {auto_activation!r}")
-        if readout not in ("last", "mean"):
-            raise ValueError(f"AutoHeteroRNN: readout must be 'last' or 'mean', got {readout!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"AutoHeteroRNN: readout must be 'mean' or 'last', got {readout!r}")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.cell_type = cell.lower()

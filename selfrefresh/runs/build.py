@@ -111,13 +111,12 @@ def check_model_settings(cell: str, hidden_size: int) -> None:
         raise ExperimentError(f"hidden size must be a positive integer, got {hidden_size!r}")
 
 
-def build_model(info: dict, cell: str = "lstm", hidden_size: int = 64, readout: str = "last"):
+def build_model(info: dict, cell: str = "lstm", hidden_size: int = 64, readout: str = "mean"):
     """An :class:`~selfrefresh.models.AutoHeteroRNN` sized for the stream, and its kwargs
-    (``readout``: what its class head reads, ``"last"`` step or ``"mean"`` over steps)."""
+    (``readout``: what its class head reads, the ``"mean"`` over steps or the ``"last"`` step;
+    always recorded, so that a checkpoint says which)."""
     from ..models import AutoHeteroRNN
     check_model_settings(cell, hidden_size)
     config = {"input_size": info["input_size"], "hidden_size": hidden_size,
-              "num_classes": info["num_classes"], "cell": cell}
-    if readout != "last":
-        config["readout"] = readout
+              "num_classes": info["num_classes"], "cell": cell, "readout": readout}
     return AutoHeteroRNN(**config), config

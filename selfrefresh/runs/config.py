@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["RunConfig", "LOGGERS", "canonical_stream", "settings_of"]
+from ..models import READOUTS
+from .errors import ExperimentError
+
+__all__ = ["RunConfig", "LOGGERS", "canonical_stream", "identity_of_older_version", "settings_of"]
 
 # Avalanche loggers a run can hand its metrics to (besides its CSV logs)
 LOGGERS = ("tensorboard", "wandb")
@@ -34,6 +37,7 @@ class RunConfig:
     seed: int = 0
     cell: str = "gru"
     hidden_size: int = 64
+    readout: str = "mean"                   # the model's class head: "mean" over steps or "last" step
     epochs: int = 30
     batch_size: int = 32
     lr: float = 2e-3
@@ -46,6 +50,8 @@ class RunConfig:
 
     def __post_init__(self):
         self.stream = canonical_stream(self.stream)
+        if self.readout not in READOUTS:
+            raise ExperimentError(f"unknown readout {self.readout!r}; choose {' or '.join(READOUTS)}")
 
     def identity(self) -> dict:
         """The settings a run folder and a checkpoint must match to be resumed."""
@@ -55,6 +61,12 @@ class RunConfig:
         return json.loads(json.dumps(d, default=list))
 
 
+def identity_of_older_version(identity: dict) -> dict:
+    """A recorded run identity with the settings added since (at the values runs had then):
+    runs recorded before the readout was a setting read the final step."""
+    return {"readout": "last", **identity} if isinstance(identity, dict) else identity
+
+
 def settings_of(summary: dict) -> dict:
     """The settings of a run summary other than its stream, strategy and seed (for grouping runs).
 
@@ -62,4 +74,5 @@ def settings_of(summary: dict) -> dict:
     settings = summary.get("settings")
     if settings is None:
         settings = {k: summary.get(k) for k in ("cell", "hidden_size", "epochs", "batch_size", "lr", "size")}
+    settings = identity_of_older_version(settings)
     return {k: v for k, v in settings.items() if k not in ("stream", "strategy", "seed")}

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .build import build_model, check_model_settings, load_stream, resolve_device, stream_info, stream_kwargs_for
-from .config import RunConfig
+from .config import RunConfig, identity_of_older_version
 from .errors import ExperimentError, one_line
 from .io import atomic_file, read_json, write_json
 from .loop import quiet_warnings, train_steps
@@ -96,7 +96,7 @@ def _recorded_identity(path: Path) -> Optional[dict]:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
         raise ExperimentError(f"{path} is damaged: no settings recorded; delete it or use --overwrite")
-    return data["identity"]
+    return identity_of_older_version(data["identity"])
 
 
 def _claim(folder: Path, config: RunConfig, overwrite: bool) -> None:
@@ -205,7 +205,7 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
     checkpoint = None
     if resume and not overwrite and ckpt_path.exists():
         checkpoint = load_checkpoint(ckpt_path)
-        if checkpoint.get("identity") != config.identity():
+        if identity_of_older_version(checkpoint.get("identity")) != config.identity():
             raise ExperimentError(f"the checkpoint in {folder} was made with other settings; use another --out "
                                   "or run without --resume")
         if checkpoint["finished"] > 0 and config.strategy in NOT_RESUMABLE and checkpoint["finished"] < n_rows:
@@ -217,7 +217,7 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
     _claim(folder, config, overwrite)
 
     _seed_everything(config.seed)
-    model, model_config = build_model(info, config.cell, config.hidden_size)
+    model, model_config = build_model(info, config.cell, config.hidden_size, readout=config.readout)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start = 0 if checkpoint is None else int(checkpoint["finished"])
     name = f"{config.stream}/{config.strategy}/seed{config.seed}"
