@@ -87,7 +87,10 @@ def accuracy(model, x, y):
 
 
 def save(model, path, cfg, **extra):
+    """A checkpoint ``selfrefresh analyse`` reads (its config records the readout: one without it
+    is read as the final step's, the default before 2026-12-03)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = {**cfg, "readout": model.readout}
     torch.save({"model_config": cfg, "model_state": model.state_dict(), **extra}, path)
 
 

@@ -344,6 +344,8 @@ def test_example_runs_small(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "joint" / "analysis" / "report.md").is_file()
     assert (tmp_path / "naive" / "analysis" / "attractor_evolution.png").is_file()
+    # the saved config records the readout the model was trained with (the default, the mean)
+    assert torch.load(tmp_path / "joint" / "model.pt", weights_only=True)["model_config"]["readout"] == "mean"
 
 
 # ------------------------------------------------------------------------------------------------
