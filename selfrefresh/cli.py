@@ -146,8 +146,7 @@ def _unique(values: Sequence, option: str) -> list:
 
 def _run_many(stream, strategies, seeds, *, out, resume=False, overwrite=False, cell="gru", epochs=30,
               hidden=64, readout="mean", batch_size=32, lr=2e-3, device="auto", size="full", stream_kwargs=None,
-              options=None,
-              log=(), quiet=False, command=None):
+              options=None, log=(), quiet=False, command=None):
     from .runs import (ExperimentError, RunConfig, aggregate, canonical_stream, check_run_dir, collect_summaries,
                        load_stream, markdown_table, options_for, resolve_device, run_experiment, write_report)
     from .runs.io import writable_folder
