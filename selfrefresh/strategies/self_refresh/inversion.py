@@ -66,6 +66,7 @@ def _invert(network: nn.Module, seeds: Tensor, targets: Tensor, steps: int, lr: 
         for _ in range(steps):
             opt.zero_grad()
             out, _ = network.rnn(x, state)
-            (share * F.mse_loss(head_input(network, out, before), targets)).backward()  # the gradient of the whole batch's mean loss
+            # the gradient of the whole batch's mean loss
+            (share * F.mse_loss(head_input(network, out, before), targets)).backward()
             opt.step()
     return torch.cat([seeds[:, :cut].detach(), x.detach()], dim=1)
