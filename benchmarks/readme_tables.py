@@ -50,6 +50,9 @@ class Script:
     minutes: str = ""  # rough full-size wall time, for --list
 
 
+#: the default until 2026-12-03 (one pseudo-sequence per real one, the pseudo losses at weight 1), as a speed row
+ONE_PSEUDO_PER_REAL = ('selfrefresh-one-per-real=selfrefresh:{"pseudo_ratio": 1.0, "distill_weight": 1.0, '
+                       '"auto_weight": 1.0, "feature_weight": 1.0}')
 # In the order they run.
 SCRIPTS: List[Script] = [
     Script("real_audio", "benchmarks/real_audio.py", [],
@@ -65,7 +68,8 @@ SCRIPTS: List[Script] = [
            ["--threads", "1", "--skip-demo", "--epochs", "1", "--out", "{out}.md"], "threads.md", minutes="10"),
     Script("speed", "benchmarks/speed.py",
            ["--parts", "train", "--stream", "fsdd", "--cell", "lstm", "--hidden", "128", "--epochs", "8", "25",
-            "--strategies", "naive", "replay", "selfrefresh", "selfrefresh-fast",
+            "--strategies", "naive", "replay", "selfrefresh",
+            "--variant", ONE_PSEUDO_PER_REAL,
             "--variant", 'selfrefresh-whole-inversion=selfrefresh:{"invert_tail": 1.0}',
             "--variant", 'selfrefresh-no-inversion=selfrefresh:{"invert_steps": 0}',
             "--variant", 'selfrefresh-no-warmup=selfrefresh:{"warmup_steps": 0}',
@@ -76,7 +80,8 @@ SCRIPTS: List[Script] = [
     # the same at the size of the whole FSDD corpus (5 jittered copies of each recording, minibatch 64)
     Script("speed_full_size", "benchmarks/speed.py",
            ["--parts", "train", "--stream", "fsdd", "--copies", "5", "--mb", "64", "--cell", "lstm", "--hidden", "128",
-            "--epochs", "8", "25", "--strategies", "naive", "replay", "selfrefresh", "selfrefresh-fast",
+            "--epochs", "8", "25", "--strategies", "naive", "replay", "selfrefresh",
+            "--variant", ONE_PSEUDO_PER_REAL,
             "--variant", 'selfrefresh-whole-gradient=selfrefresh:{"pseudo_grad_tail": 1.0}',
             "--variant", 'selfrefresh-unchunked=selfrefresh:{"generator_kwargs": {"steer_chunk": null}}',
             "--out", "benchmarks/results/speed_full_size.md"],

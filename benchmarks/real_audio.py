@@ -56,13 +56,15 @@ ROWS = {
     "cumulative": ("cumulative", {}),
     "pooled-gaussian": ("pooled-gaussian", {}),  # no network: a Gaussian per class of pooled statistics
     "selfrefresh": ("selfrefresh", {}),
-    "selfrefresh-fast": ("selfrefresh-fast", {}),
+    # the default until 2026-12-03: one pseudo-sequence per real one, the pseudo losses at weight 1
+    "selfrefresh-one-per-real": ("selfrefresh", {"pseudo_ratio": 1.0, "distill_weight": 1.0, "auto_weight": 1.0,
+                                                 "feature_weight": 1.0}),
     "selfrefresh-papers": ("selfrefresh-papers", {}),
     "selfrefresh-plain": ("selfrefresh-plain", {}),
     "selfrefresh-gan": ("selfrefresh-gan", {}),
 }
 DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulative", "pooled-gaussian", "selfrefresh",
-                "selfrefresh-fast", "selfrefresh-papers", "selfrefresh-plain")
+                "selfrefresh-one-per-real", "selfrefresh-papers", "selfrefresh-plain")
 
 
 CLASS_ORDERS = ("seed", "fixed")  # the --class-order choices of this script and feature_diagnosis.py

@@ -64,8 +64,10 @@ VARIANTS = {
     "no steering (steer=False)": ("selfrefresh", {"steer": False}),
     "R = 0 (steered seeds, no reverberation)": ("selfrefresh", {"generator_kwargs": {"reverberations": 0}}),
     "no auto-associative loss": ("selfrefresh", {"auto_weight": 0.0, "real_auto_weight": 0.0}),
-    "pseudo ratio 0.5": ("selfrefresh", {"pseudo_ratio": 0.5}),
-    "selfrefresh-fast (pseudo ratio 0.5, pseudo losses x2)": ("selfrefresh-fast", {}),
+    "one pseudo-sequence per real one, pseudo losses at weight 1 (the default until 2026-12-03)": (
+        "selfrefresh", {"pseudo_ratio": 1.0, "distill_weight": 1.0, "auto_weight": 1.0, "feature_weight": 1.0}),
+    "pseudo losses at weight 1 (half the pull)": ("selfrefresh", {"distill_weight": 1.0, "auto_weight": 1.0,
+                                                                  "feature_weight": 1.0}),
     "static generator (Ans et al. 2004 patterns)": ("selfrefresh", {"generator": "static"}),
     "noise generator": ("selfrefresh", {"generator": "noise"}),
     "slow encoder (encoder_lr_scale=0.3)": ("selfrefresh", {"encoder_lr_scale": 0.3}),
@@ -75,8 +77,7 @@ VARIANTS = {
 #: rows of earlier ablations (docs/ablations.md, "Earlier measurements"), accepted by --variants.
 MORE_VARIANTS = {
     "pseudo ratio 3": ("selfrefresh", {"pseudo_ratio": 3.0}),
-    "pseudo ratio 0.5, same pool, pseudo losses x2": ("selfrefresh", {"pseudo_ratio": 0.5, "pool_factor": 0.1,
-                                                                      "distill_weight": 2.0, "auto_weight": 2.0}),
+    "the same pool as one pseudo-sequence per real one (pool_factor 0.1)": ("selfrefresh", {"pool_factor": 0.1}),
     "pseudo gradient through the last 14 steps": ("selfrefresh", {"pseudo_grad_steps": 14}),
     "NET2's step transitions (pseudo_learning='transitions')": ("selfrefresh", {"pseudo_learning": "transitions"}),
     "fresh pool every epoch": ("selfrefresh", {"regenerate": "epoch", "pool_factor": 1.0}),

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/speed.py [--device cuda] [--parts train generate layers]
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/speed.py --parts train --stream fsdd --cell lstm --hidden 128 \
-        --epochs 8 25 --strategies naive replay selfrefresh selfrefresh-fast
+        --epochs 8 25 --strategies naive replay selfrefresh
 
 Prints its tables and writes them, headed by the command, commit, date and machine, to ``--out``
 (default ``benchmarks/results/speed.md``).
@@ -13,8 +13,7 @@ Prints its tables and writes them, headed by the command, commit, date and machi
    ratio to Naive in this run, once per ``--epochs`` value (default 5 and 25, the strategy
    benchmark's CPU default: SelfRefresh builds its pseudo-sequence pool once per experience,
    a cost that short runs do not amortise).
-   Target: SelfRefresh within 1.5x Naive (``selfrefresh-fast``: half the pseudo-sequences per
-   minibatch, each weighing twice).
+   Target: SelfRefresh within 1.5x Naive.
 2. Generation: pseudo-sequences per second of reverberation (and of the recurrent GAN when
    ``selfrefresh.generators.gan`` is present), from a network of the same size.
 3. Layers: forward + backward of ``selfrefresh.nn.{SRN, RNN, GRU, LSTM}`` vs ``torch.nn.RNN``
@@ -234,7 +233,7 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--parts", nargs="+", default=["train", "generate", "layers"],
                    choices=["train", "generate", "layers", "batch"])
-    p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "selfrefresh-fast", "ewc", "lwf",
+    p.add_argument("--strategies", nargs="+", default=["naive", "selfrefresh", "ewc", "lwf",
                                                        "replay", "agem", "cumulative"])
     p.add_argument("--variant", action="append", default=[], metavar="NAME=STRATEGY:JSON",
                    help='an extra row: a strategy with options, e.g. --variant \'no cache=selfrefresh:{"teacher_cache_mb": 0}\'')

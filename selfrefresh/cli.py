@@ -150,11 +150,11 @@ def _run_many(stream, strategies, seeds, *, out, resume=False, overwrite=False, 
     from .runs import (ExperimentError, RunConfig, aggregate, canonical_stream, check_run_dir, collect_summaries,
                        load_stream, markdown_table, options_for, resolve_device, run_experiment, write_report)
     from .runs.io import writable_folder
-    from .strategies.registry import STRATEGY_NAMES
+    from .strategies.registry import unregistered
     strategies, seeds = _unique(strategies, "--strategy"), _unique(seeds, "--seeds")
     for s in strategies:
-        if s not in STRATEGY_NAMES:
-            raise ExperimentError(f"unknown strategy {s!r}; choose one of: {', '.join(STRATEGY_NAMES)}")
+        if unregistered(s):
+            raise ExperimentError(unregistered(s))
     own_options = options_for(strategies, dict(options or {}))
     if log:
         from .runs.evaluation import check_loggers

@@ -232,7 +232,7 @@ def test_make_strategy_names_the_model_it_needs():
     from selfrefresh.strategies import make_strategy
     seq = _sequential()
     opt = torch.optim.SGD(seq.parameters(), 0.1)
-    for name in ("selfrefresh", "selfrefresh-fast", "selfrefresh-gan", "generative-replay"):
+    for name in ("selfrefresh", "selfrefresh-plain", "selfrefresh-gan", "generative-replay"):
         with pytest.raises(TypeError, match=f"the {name} strategy needs an AutoHeteroRNN-like model with "
                                             r"\.input_size.*; got Sequential"):
             make_strategy(name, seq, opt, seq_len=4)

@@ -82,7 +82,7 @@ def test_cumulative_counts_stored_samples_and_learns(tmp_path, toy):
     assert s["final_average_accuracy"] > 0.7, s["accuracy_matrix"]
 
 
-@pytest.mark.parametrize("strategy", ["naive", "selfrefresh", "selfrefresh-fast", "ewc", "si", "lwf", "gem", "cumulative"])
+@pytest.mark.parametrize("strategy", ["naive", "selfrefresh", "selfrefresh-plain", "ewc", "si", "lwf", "gem", "cumulative"])
 def test_resume_gives_the_same_numbers(tmp_path, toy, strategy):
     bench = _toy(n_experiences=2)
     full = run_experiment(_cfg(strategy), tmp_path / "full", benchmark=bench)
@@ -132,6 +132,8 @@ def test_resume_of_a_finished_run_returns_it(tmp_path, toy):
 def test_bad_settings_are_one_line_errors(tmp_path, toy):
     with pytest.raises(ExperimentError, match="unknown strategy 'nope'"):
         run_experiment(_cfg("nope"), tmp_path, benchmark=toy)
+    with pytest.raises(ExperimentError, match="'selfrefresh-fast' was retired: .* use selfrefresh$"):
+        run_experiment(_cfg("selfrefresh-fast"), tmp_path, benchmark=toy)
     with pytest.raises(ExperimentError, match="unknown cell"):
         run_experiment(_cfg("naive", cell="transformer"), tmp_path, benchmark=toy)
     with pytest.raises(ExperimentError, match="epochs"):
@@ -145,23 +147,28 @@ def test_make_strategy_names():
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("nope", None, None)
     for name in ("naive", "ewc", "si", "lwf", "replay", "gem", "agem", "cumulative", "joint", "selfrefresh",
-                 "selfrefresh-fast"):
+                 "selfrefresh-plain"):
         m = AutoHeteroRNN(3, 4, 4)
         s = make_strategy(name, m, torch.optim.Adam(m.parameters()), train_mb_size=4, eval_mb_size=4)
         assert s.model is m
-    assert len(STRATEGY_NAMES) == 16
-    # the fast preset: half the pseudo-sequences per minibatch (and in the pool), each weighing twice
+    assert len(STRATEGY_NAMES) == 15
+    # the default: half the pseudo-sequences per minibatch, each weighing twice; the papers' and the
+    # plain presets keep one per real sequence at weight 1 (what they were measured with)
     m = AutoHeteroRNN(3, 4, 4)
-    full = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
-    fast = make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
-    assert (full.method.per_batch(32), fast.method.per_batch(32)) == (32, 16)
-    f, g = full.config, fast.config
+    half = make_strategy("selfrefresh", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
+    one = make_strategy("selfrefresh-papers", m, torch.optim.Adam(m.parameters()), train_mb_size=32).refresh
+    assert (half.method.per_batch(32), one.method.per_batch(32)) == (16, 32)
+    f, g = one.config, half.config
     for w in ("distill_weight", "auto_weight", "feature_weight"):
-        assert g.pseudo_ratio * getattr(g, w) == f.pseudo_ratio * getattr(f, w), w
-    assert g.pool_factor == f.pool_factor
-    # options still override the preset
-    over = make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()), options={"pseudo_ratio": 1.0})
-    assert over.config.pseudo_ratio == 1.0 and over.config.distill_weight == 2.0
+        assert g.pseudo_ratio * getattr(g, w) == f.pseudo_ratio * getattr(f, w) == 1.0, w
+    plain = make_strategy("selfrefresh-plain", m, torch.optim.Adam(m.parameters())).config
+    assert (plain.pseudo_ratio, plain.distill_weight, plain.feature_weight) == (1.0, 1.0, 0.0)
+    # options still override a preset
+    over = make_strategy("selfrefresh-papers", m, torch.optim.Adam(m.parameters()), options={"pseudo_ratio": 0.5})
+    assert over.config.pseudo_ratio == 0.5 and over.config.distill_weight == 1.0
+    # the retired preset's name says what became of it, in the library and on the command line
+    with pytest.raises(ValueError, match="'selfrefresh-fast' was retired: .* selfrefresh's defaults since"):
+        make_strategy("selfrefresh-fast", m, torch.optim.Adam(m.parameters()))
 
 
 def test_aggregate_table_and_report(tmp_path):

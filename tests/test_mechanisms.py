@@ -94,13 +94,12 @@ def test_plugin_loss_in_a_host_strategy_equals_the_strategys_loss(trained, optio
     student = copy.deepcopy(net).train()
     xb, yb = x[:16], torch.tensor([2, 3] * 8)
     mem_a = _memory_with_storage(net, **options)
-    mem_b = copy.deepcopy(mem_a)
+    mem_b, no_auto = copy.deepcopy(mem_a), copy.deepcopy(mem_a)    # the same pool and draws
     whole = mem_a.training_loss(student, xb, yb)
     host = F.cross_entropy(student(xb), yb)
     plugin = mem_b.training_loss(student, xb, yb, with_class_loss=False)
     assert torch.allclose(whole, host + plugin, atol=1e-5), (whole, host + plugin)
     # and the plugin's part includes the auto loss on real data
-    no_auto = copy.deepcopy(mem_a)
     no_auto.config.real_auto_weight = 0.0
     assert plugin.item() > no_auto.training_loss(student, xb, yb, with_class_loss=False).item() + 1e-4
 
@@ -284,7 +283,7 @@ def test_pool_per_class_sets_a_floor_on_the_pool_of_each_experience(trained):
         mem = _memory_with_storage(net, pool_per_class=per_class, pool_factor=0.05)
         mem.begin_experience(copy.deepcopy(net), [2, 3], n_train=16, mb_size=8, epochs=1)
         sizes[per_class] = len(mem.pool.batch.x)
-    assert sizes[0] == 8                     # one minibatch's worth: max(per_batch, 5 % of 2 x 8)
+    assert sizes[0] == 4                     # one minibatch's worth: max(per_batch = 0.5 x 8, 5 % of 2 x 8)
     assert sizes[40] == 40 * 2               # 40 per known class (classes 0 and 1)
 
 
@@ -305,7 +304,7 @@ def test_real_and_pseudo_sequences_of_one_shape_share_one_pass(trained):
     student.run = counting_run
     mem = _memory_with_storage(net, pseudo_grad_tail=1.0)
     logits = mem.forward_train(student, x[:8])
-    assert calls == [(16, 12, 3)]            # 8 real + 8 pseudo (pseudo_ratio 1) in one pass
+    assert calls == [(12, 12, 3)]            # 8 real + 4 pseudo (pseudo_ratio 0.5) in one pass
     assert torch.allclose(logits, run(x[:8], with_context=False).logits, atol=1e-5)
     assert mem._cache[3] is not None         # the pseudo outputs are kept for the loss
     calls.clear()
@@ -314,7 +313,7 @@ def test_real_and_pseudo_sequences_of_one_shape_share_one_pass(trained):
     assert calls == [(8, 12, 3)] and mem._cache[3] is None
     assert torch.allclose(logits, run(xb, with_context=False).logits, atol=1e-5)
     mem.training_loss(student, xb, torch.tensor([2, 3] * 4))  # reuses the pass on the same xb
-    assert calls == [(8, 12, 3), (8, 6, 3)]  # the pseudo-sequences' last 6 of 12 steps, with a graph
+    assert calls == [(8, 12, 3), (4, 6, 3)]  # the 4 pseudo-sequences' last 6 of 12 steps, with a graph
 
 
 def test_observe_records_the_sequence_length_only_when_the_generator_lacks_one():
@@ -390,7 +389,7 @@ def test_truncated_pseudo_loss_with_the_mean_readout_distills_the_whole_sequence
     seq = label_with(teacher, torch.randn(4, 6, 3))
     out = student.run(seq.x, with_context=False)
     distill = soft_target_loss(out.logits, masked_teacher_probs(seq.logits, 4, known, 2.0), 2.0)
-    expected = (distill + F.mse_loss(out.recon[:, 3:], seq.recon[:, 3:])
-                + F.mse_loss(out.features[:, 3:], seq.features[:, 3:]))
+    expected = 2.0 * (distill + F.mse_loss(out.recon[:, 3:], seq.recon[:, 3:])   # the default weights 2
+                      + F.mse_loss(out.features[:, 3:], seq.features[:, 3:]))
     got = pseudo_loss(SelfRefreshConfig(pseudo_grad_tail=0.5), known, student, seq)
     assert got.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -22,7 +22,6 @@ from test_experiment import _toy
 # training after each experience included).
 TINY_OPTIONS = {
     "selfrefresh": {"transfer_steps": 2},
-    "selfrefresh-fast": {"transfer_steps": 2},
     "selfrefresh-gan": {"generator_kwargs": {"update_epochs": 1, "hidden_size": 8, "num_layers": 1}},
     "generative-replay": {"hidden_size": 8, "latent_size": 4},
     "replay": {"mem_size": 8},
@@ -65,10 +64,10 @@ def test_strategy_specs_and_spellings():
     assert strategies.StrategySpec is STRATEGIES["naive"].__class__   # loaded on first use
     with pytest.raises(AttributeError, match="module 'selfrefresh.strategies' has no attribute 'Nope'"):
         strategies.Nope
-    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 16
-    assert strategy_spec("selfrefresh_fast") is STRATEGIES["selfrefresh-fast"]
+    assert set(STRATEGY_NAMES) == set(STRATEGIES) and len(STRATEGY_NAMES) == 15
+    assert strategy_spec("selfrefresh_plain") is STRATEGIES["selfrefresh-plain"]
     assert strategy_spec("Generative_Replay").name == "generative-replay"
-    with pytest.raises(ValueError, match=r"^unknown strategy 'nope'; choose one of "
+    with pytest.raises(ValueError, match=r"^unknown strategy 'nope'; choose one of: "
                                          + re.escape(", ".join(STRATEGY_NAMES)) + "$"):
         strategy_spec("nope")
     # presets share the build and add their defaults; the registry's defaults are not changed by a build

@@ -4,7 +4,7 @@
 (``naive``), the upper bounds (``cumulative``, ``joint``), regularisation (``ewc``, ``si``,
 ``lwf``), rehearsal (``replay``, ``gem``, ``agem``), Avalanche's ``generative-replay`` with a
 sequence VAE, and the dual self-refreshing network (``selfrefresh``: reverberation,
-``selfrefresh-fast``: half as many pseudo-sequences per minibatch, each weighing twice,
+``selfrefresh-papers``: the papers' transfer, ``selfrefresh-plain``: the 2025 default,
 ``selfrefresh-gan``: recurrent GAN generator). ``common`` holds the keyword arguments of
 Avalanche's ``SupervisedTemplate`` (``train_mb_size``, ``train_epochs``, ``eval_mb_size``,
 ``device``, ``plugins``, ``evaluator``, ``eval_every``); ``options`` overrides a strategy's own
@@ -31,7 +31,8 @@ from .selfrefresh_specs import SELFREFRESH, SELFREFRESH_SPECS
 from .losses import PaddedCrossEntropyLoss
 from .spec import BuildArgs, StrategySpec
 
-__all__ = ["STRATEGIES", "STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "SELFREFRESH_NAMES", "StrategySpec",
+__all__ = ["STRATEGIES", "STRATEGY_NAMES", "DEFAULT_OPTIONS", "NOT_RESUMABLE", "SELFREFRESH_NAMES", "RETIRED",
+           "unregistered", "StrategySpec",
            "strategy_spec", "make_strategy", "stored_real_samples", "strategy_state", "load_strategy_state"]
 
 _SPECS = (*AVALANCHE_BASELINES, GENERATIVE_REPLAY, POOLED_GAUSSIAN, *SELFREFRESH_SPECS)
@@ -45,13 +46,26 @@ DEFAULT_OPTIONS = {s.name: s.defaults for s in _SPECS}
 #: strategy) is not written to checkpoints: ``--resume`` restarts them from the first experience.
 NOT_RESUMABLE = tuple(s.name for s in _SPECS if not s.resumable)
 SELFREFRESH_NAMES = tuple(s.name for s in _SPECS if s.build is SELFREFRESH.build)
+#: Names no longer registered -> what became of them (named in the error).
+RETIRED = {"selfrefresh-fast": "its settings (half the pseudo-sequences per minibatch, each weighing twice) "
+                               "are selfrefresh's defaults since 2026-12-03: use selfrefresh"}
+
+
+def unregistered(name: str) -> Optional[str]:
+    """None when ``name`` is a registered strategy as spelled, else what is wrong with it."""
+    if name in STRATEGIES:
+        return None
+    key = str(name).strip().lower().replace("_", "-")
+    if key in RETIRED:
+        return f"strategy {name!r} was retired: {RETIRED[key]}"
+    return f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGY_NAMES)}"
 
 
 def strategy_spec(name: str) -> StrategySpec:
     """The spec registered under ``name`` (``-`` or ``_`` spelling); ``ValueError`` if none."""
     key = str(name).strip().lower().replace("_", "-")
     if key not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}")
+        raise ValueError(unregistered(name))
     return STRATEGIES[key]
 
 

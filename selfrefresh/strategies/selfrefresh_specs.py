@@ -2,8 +2,6 @@
 
 * ``selfrefresh``: :class:`~selfrefresh.strategies.self_refresh.SelfRefresh` with its defaults
   (steered reverberation);
-* ``selfrefresh-fast``: half as many pseudo-sequences per minibatch (and in the pool), each
-  weighing twice;
 * ``selfrefresh-papers``: NET2 learns NET1's pseudo-patterns instead of copying its weights;
 * ``selfrefresh-plain``: without the class-incremental additions (the 2025 default);
 * ``selfrefresh-gan``: a recurrent GAN as the generator.
@@ -26,7 +24,7 @@ from .spec import BuildArgs, StrategySpec, model_size, need_seq_len
 from .self_refresh.config import PRESETS
 from .state_codec import decode_state, encode_state
 
-__all__ = ["SELFREFRESH", "SELFREFRESH_FAST", "SELFREFRESH_PAPERS", "SELFREFRESH_PLAIN", "SELFREFRESH_GAN",
+__all__ = ["SELFREFRESH", "SELFREFRESH_PAPERS", "SELFREFRESH_PLAIN", "SELFREFRESH_GAN",
            "SELFREFRESH_SPECS"]
 
 
@@ -106,8 +104,6 @@ def _stored_real_samples(strategy) -> int:
 SELFREFRESH = StrategySpec("selfrefresh", _build, PRESETS["selfrefresh"], _state, _load_state, _stored_real_samples,
                            summary="dual self-refreshing network, steered reverberation",
                            option_target=_selfrefresh_class)
-SELFREFRESH_FAST = SELFREFRESH.preset("selfrefresh-fast", PRESETS["selfrefresh-fast"],
-                                      "selfrefresh with half the pseudo-sequences, each weighing twice")
 SELFREFRESH_PAPERS = SELFREFRESH.preset("selfrefresh-papers", PRESETS["selfrefresh-papers"],
                                         "selfrefresh where NET2 learns NET1's pseudo-patterns (the papers' transfer)")
 SELFREFRESH_PLAIN = SELFREFRESH.preset("selfrefresh-plain", PRESETS["selfrefresh-plain"],
@@ -115,4 +111,4 @@ SELFREFRESH_PLAIN = SELFREFRESH.preset("selfrefresh-plain", PRESETS["selfrefresh
 SELFREFRESH_GAN = SELFREFRESH.preset("selfrefresh-gan", PRESETS["selfrefresh-gan"],
                                      "selfrefresh with a recurrent GAN generator")
 
-SELFREFRESH_SPECS = (SELFREFRESH, SELFREFRESH_FAST, SELFREFRESH_PAPERS, SELFREFRESH_PLAIN, SELFREFRESH_GAN)
+SELFREFRESH_SPECS = (SELFREFRESH, SELFREFRESH_PAPERS, SELFREFRESH_PLAIN, SELFREFRESH_GAN)

@@ -24,7 +24,9 @@ class SelfRefreshConfig:
             seed sequences (a GAN) ignore it.
         steer: steer seeds toward NET2's classes (the generator's ``steer_steps`` says how hard).
         match_moments: noise seeds around the running per-feature mean/std of the real data.
-        pseudo_ratio: pseudo-patterns per real sequence in each minibatch.
+        pseudo_ratio: pseudo-patterns per real sequence in each minibatch (default half as many,
+            each weighing twice through the pseudo losses' weights of 2: the pull of one per real
+            sequence at weight 1, the default until 2026-12-03, for about half the cost).
         regenerate: ``"step"`` (fresh patterns every minibatch), ``"epoch"`` (a pool per epoch)
             or ``"experience"`` (one pool per experience, reused).
         pool_factor: pool size relative to the pseudo-patterns the pool's period consumes.
@@ -40,7 +42,8 @@ class SelfRefreshConfig:
             a pass with its backward); 1: every step. ``pseudo_grad_steps``, when set, takes precedence.
         temperature: distillation temperature (> 0).
         distill_weight, auto_weight, feature_weight, context_weight: weights of the pseudo losses
-            on class outputs, auto outputs, hidden features, next context (static patterns).
+            on class outputs, auto outputs, hidden features, next context (static patterns); the
+            first three default to 2 (see ``pseudo_ratio``).
     Real data:
         real_loss: ``"all"`` (cross-entropy over every output) or ``"current"`` (over the current
             experience's classes once old ones exist: separated softmax).
@@ -102,7 +105,7 @@ class SelfRefreshConfig:
     seeds: str = "current"
     steer: bool = True
     match_moments: bool = True
-    pseudo_ratio: float = 1.0
+    pseudo_ratio: float = 0.5
     regenerate: str = "experience"
     pool_factor: float = 0.05
     pool_per_class: int = 0
@@ -111,9 +114,9 @@ class SelfRefreshConfig:
     pseudo_grad_steps: Optional[int] = None
     pseudo_grad_tail: float = 0.5
     temperature: float = 2.0
-    distill_weight: float = 1.0
-    auto_weight: float = 1.0
-    feature_weight: float = 1.0
+    distill_weight: float = 2.0
+    auto_weight: float = 2.0
+    feature_weight: float = 2.0
     context_weight: float = 1.0
     real_loss: str = "current"
     real_auto_weight: float = 1.0
@@ -193,25 +196,25 @@ class SelfRefreshConfig:
 
 
 # Named configurations (the strategy names of ``make_strategy``/the CLI) -> options on top of the
-# defaults (chosen by measurement: docs/memory.md). "selfrefresh-fast": half the pseudo-sequences
-# per minibatch, each weighing twice. "selfrefresh-papers": NET2 learns NET1's pseudo-patterns
+# defaults (chosen by measurement: docs/memory.md). "selfrefresh-papers": NET2 learns NET1's pseudo-patterns
 # (Ans & Rousset's transfer) instead of copying its weights. "selfrefresh-plain": the dual network
 # without the class-incremental additions (noise seeds, cross-entropy over all outputs, no
 # distillation on real data, no calibration, no head warm-up): the library's default until 2026-11.
 # "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source. The papers' and the plain
-# presets keep the gradient through whole pseudo-sequences (the default's tail of half is of 2026-12-02).
+# presets keep the gradient through whole pseudo-sequences (the default's tail of half is of 2026-12-02)
+# and one pseudo-sequence per real one at weight 1 (the default's half at weight 2 is of 2026-12-03).
 # The feature memory of the first real-speech default (morning of 2026-11-30): no inversion.
 _DIAGONAL_MEMORY = {"drift": "mean", "prototype_rank": 0, "invert_steps": 0}
+_ONE_PSEUDO_PER_REAL = {"pseudo_ratio": 1.0, "distill_weight": 1.0, "auto_weight": 1.0, "feature_weight": 1.0}
 
 PRESETS = {
     "selfrefresh": {},
-    "selfrefresh-fast": {"pseudo_ratio": 0.5, "distill_weight": 2.0, "auto_weight": 2.0, "feature_weight": 2.0},
     # the papers' transfer, with the feature memory and the calibration it was measured with
     # (diagonal statistics moved by the mean drift, 100 steps on the new classes' real features
     # alone): ~200x Naive's time, so not rerun at each default
     "selfrefresh-papers": {"transfer": "pseudo", "warmup_steps": 0, "calibrate_steps": 100, "calibrate_new_on": "real",
-                           "pseudo_grad_tail": 1.0, **_DIAGONAL_MEMORY},
-    "selfrefresh-plain": {"seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
+                           "pseudo_grad_tail": 1.0, **_DIAGONAL_MEMORY, **_ONE_PSEUDO_PER_REAL},
+    "selfrefresh-plain": {**_ONE_PSEUDO_PER_REAL, "seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
                           "real_feature_weight": 0.0, "calibrate_steps": 0, "invert_steps": 0,
                           "warmup_steps": 0, "pseudo_grad_tail": 1.0},
     "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},
