@@ -123,6 +123,27 @@ def test_a_run_recorded_before_the_readout_setting_read_the_last_step(tmp_path, 
         _cfg("naive", readout="max")
 
 
+def test_a_selfrefresh_checkpoint_resumes_only_under_the_settings_it_was_written_with(tmp_path, toy):
+    """The checkpoint records SelfRefresh's resolved settings (defaults included): after a change of
+    the library's defaults, a resume names each setting that differs instead of mixing two methods;
+    checkpoints written before the settings were recorded resume as they did."""
+    folder = run_dir(tmp_path, _cfg("selfrefresh"))
+    run_experiment(_cfg("selfrefresh"), tmp_path, benchmark=toy, stop_after=1)
+    ckpt = torch.load(folder / "checkpoint.pt", weights_only=True)
+    recorded = ckpt["strategy_state"]["settings"]
+    assert (recorded["pseudo_ratio"], recorded["distill_weight"], recorded["seeds"]) == (0.5, 2.0, "current")
+    ckpt["strategy_state"]["settings"].update(pseudo_ratio=1.0, distill_weight=1.0)   # the defaults before
+    torch.save(ckpt, folder / "checkpoint.pt")
+    with pytest.raises(ExperimentError, match=r"cannot resume .*: the checkpoint was written with other SelfRefresh "
+                                              r"settings .*distill_weight 1.0 there, 2.0 here, pseudo_ratio 1.0 "
+                                              r"there, 0.5 here; resume with those values as options"):
+        run_experiment(_cfg("selfrefresh"), tmp_path, benchmark=toy, resume=True)
+    del ckpt["strategy_state"]["settings"]                                             # an older checkpoint
+    torch.save(ckpt, folder / "checkpoint.pt")
+    resumed = run_experiment(_cfg("selfrefresh"), tmp_path, benchmark=toy, resume=True)
+    assert resumed["resumed_from"] == 1 and resumed["finished"]
+
+
 def test_resume_of_a_finished_run_returns_it(tmp_path, toy):
     first = run_experiment(_cfg("naive"), tmp_path, benchmark=toy)
     again = run_experiment(_cfg("naive"), tmp_path, benchmark=toy, resume=True)

@@ -241,8 +241,11 @@ def run_experiment(config: RunConfig, out: os.PathLike, resume: bool = False,
         model.to(device)
         strategy.optimized_param_id = dict(model.named_parameters())  # keep Adam's state (no reset)
         optimizer.load_state_dict(checkpoint["optimizer_state"])
-        load_strategy_state(strategy, config.strategy, checkpoint["strategy_state"],
-                            finished_experiences=list(bench.train_stream)[:start])
+        try:
+            load_strategy_state(strategy, config.strategy, checkpoint["strategy_state"],
+                                finished_experiences=list(bench.train_stream)[:start])
+        except ValueError as err:
+            raise ExperimentError(f"cannot resume {folder}: {one_line(err)}") from None
         acc = [list(r) for r in checkpoint["accuracy_matrix"]]
         wall = float(checkpoint["wall_time_s"])
         for k, v in checkpoint.get("clock", {}).items():  # EWC/SI read the experience counter

@@ -66,8 +66,38 @@ def _selfrefresh_class():
     return SelfRefresh
 
 
+def _plain(value):
+    """``value`` as plain values (for ``torch.load(weights_only=True)``); other objects by their type."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return f"<{type(value).__name__}>"
+
+
+def _settings(config) -> dict:
+    """The method's settings that shape its training (the generator's device is where it runs, not one)."""
+    settings = _plain(config.as_dict())
+    if isinstance(settings.get("generator_kwargs"), dict):
+        settings["generator_kwargs"] = {k: v for k, v in settings["generator_kwargs"].items() if k != "device"}
+    return settings
+
+
+def _check_settings(recorded: dict, config) -> None:
+    """ValueError naming each setting that differs between a checkpoint and this strategy."""
+    now = _settings(config)
+    differ = sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
+    if differ:
+        raise ValueError("the checkpoint was written with other SelfRefresh settings (the library's defaults may "
+                         "have changed since): " + ", ".join(f"{k} {recorded.get(k)!r} there, {now.get(k)!r} here"
+                                                             for k in differ)
+                         + "; resume with those values as options, or start the run again")
+
+
 def _state(strategy) -> dict:
-    state = {"refresh": strategy.refresh.state_dict()}
+    state = {"refresh": strategy.refresh.state_dict(), "settings": _settings(strategy.refresh.config)}
     gen = strategy.refresh.generator
     if isinstance(gen, nn.Module):
         state["generator"] = gen.state_dict()
@@ -80,6 +110,8 @@ def _state(strategy) -> dict:
 
 
 def _load_state(strategy, state: dict, finished_experiences=()) -> None:
+    if "settings" in state:           # checkpoints written before 2026-12-03 did not record them
+        _check_settings(state["settings"], strategy.refresh.config)
     device = strategy.device
     strategy.refresh.load_state_dict(state["refresh"], strategy.model)
     if strategy.refresh.storage is not None:
