@@ -56,15 +56,17 @@ ROWS = {
     "cumulative": ("cumulative", {}),
     "pooled-gaussian": ("pooled-gaussian", {}),  # no network: a Gaussian per class of pooled statistics
     "selfrefresh": ("selfrefresh", {}),
-    # the default until 2026-12-03: one pseudo-sequence per real one, the pseudo losses at weight 1
-    "selfrefresh-one-per-real": ("selfrefresh", {"pseudo_ratio": 1.0, "distill_weight": 1.0, "auto_weight": 1.0,
-                                                 "feature_weight": 1.0}),
+    # the defaults before 2026-12-03 (evening): the separated softmax on real data; before it (morning)
+    # also one pseudo-sequence per real one with the pseudo losses at weight 1
+    "selfrefresh-separated-softmax": ("selfrefresh", {"real_loss": "current"}),
+    "selfrefresh-one-per-real": ("selfrefresh", {"real_loss": "current", "pseudo_ratio": 1.0, "distill_weight": 1.0,
+                                                 "auto_weight": 1.0, "feature_weight": 1.0}),
     "selfrefresh-papers": ("selfrefresh-papers", {}),
     "selfrefresh-plain": ("selfrefresh-plain", {}),
     "selfrefresh-gan": ("selfrefresh-gan", {}),
 }
 DEFAULT_ROWS = ("naive", "lwf", "ewc", "generative-replay", "replay", "cumulative", "pooled-gaussian", "selfrefresh",
-                "selfrefresh-one-per-real", "selfrefresh-papers", "selfrefresh-plain")
+                "selfrefresh-separated-softmax", "selfrefresh-one-per-real", "selfrefresh-papers", "selfrefresh-plain")
 
 
 CLASS_ORDERS = ("seed", "fixed")  # the --class-order choices of this script and feature_diagnosis.py

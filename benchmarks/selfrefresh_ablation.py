@@ -41,9 +41,10 @@ VARIANTS = {
     f"replay ({REPLAY_PER_CLASS} stored sequences per class)": ("replay", {"mem_per_class": REPLAY_PER_CLASS}),
     "cumulative": ("cumulative", {}),
     "selfrefresh (default)": ("selfrefresh", {}),
-    "selfrefresh-plain (the default until 2026-11: the next six rows together)": ("selfrefresh-plain", {}),
+    "selfrefresh-plain (the default until 2026-11)": ("selfrefresh-plain", {}),
     "noise seeds instead of current sequences (seeds='noise')": ("selfrefresh", {"seeds": "noise"}),
-    "cross-entropy over all outputs (real_loss='all')": ("selfrefresh", {"real_loss": "all"}),
+    "separated softmax on real data (real_loss='current', the default until 2026-12-03)": (
+        "selfrefresh", {"real_loss": "current"}),
     "no feature distillation on real data (real_feature_weight=0)": ("selfrefresh", {"real_feature_weight": 0.0}),
     "no LwF on real data (real_distill_weight=0)": ("selfrefresh", {"real_distill_weight": 0.0}),
     "no head calibration (calibrate_steps=0)": ("selfrefresh", {"calibrate_steps": 0}),
