@@ -157,8 +157,10 @@ def tables(results, rows) -> str:
             if r["row"] == "naive":
                 naive_of[(r.get("part"), r["seed"])] = r
         seeds = sorted({r["seed"] for r in cells})
-        # rows made by --variant are also compared with the default SelfRefresh of the same seeds
-        refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and set(by_row) - set(ROWS) else ())
+        # SelfRefresh's other rows (presets, earlier defaults, --variant rows) are also compared with the
+        # default SelfRefresh of the same seeds
+        others = {r for r in by_row if r != "selfrefresh" and (r.startswith("selfrefresh") or r not in ROWS)}
+        refs = ("replay", "naive") + (("selfrefresh",) if "selfrefresh" in by_row and others else ())
         order = "class order drawn by the seed" if g[4] == "seed" else "fixed class order 0..C-1"
         readout = (", class head on the mean over steps (readout mean)" if g[5] == "mean"
                    else ", class head on the final step (readout last)")
