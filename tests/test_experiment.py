@@ -82,7 +82,8 @@ def test_cumulative_counts_stored_samples_and_learns(tmp_path, toy):
     assert s["final_average_accuracy"] > 0.7, s["accuracy_matrix"]
 
 
-@pytest.mark.parametrize("strategy", ["naive", "selfrefresh", "selfrefresh-plain", "ewc", "si", "lwf", "gem", "cumulative"])
+@pytest.mark.parametrize("strategy", ["naive", "selfrefresh", "selfrefresh-plain", "ewc", "si", "lwf", "gem",
+                                      "cumulative"])
 def test_resume_gives_the_same_numbers(tmp_path, toy, strategy):
     bench = _toy(n_experiences=2)
     full = run_experiment(_cfg(strategy), tmp_path / "full", benchmark=bench)

@@ -197,8 +197,8 @@ class SelfRefreshConfig:
 
 
 # Named configurations (the strategy names of ``make_strategy``/the CLI) -> options on top of the
-# defaults (chosen by measurement: docs/memory.md). "selfrefresh-papers": NET2 learns NET1's pseudo-patterns
-# (Ans & Rousset's transfer) instead of copying its weights. "selfrefresh-plain": the dual network
+# defaults (chosen by measurement: docs/memory.md). "selfrefresh-papers": NET2 learns NET1's
+# pseudo-patterns (Ans & Rousset's transfer) instead of copying its weights. "selfrefresh-plain": the dual network
 # without the class-incremental additions (noise seeds, cross-entropy over all outputs, no
 # distillation on real data, no calibration, no head warm-up): the library's default until 2026-11.
 # "selfrefresh-gan": the recurrent GAN as the pseudo-sequence source. The papers' and the plain
@@ -217,7 +217,8 @@ PRESETS = {
     "selfrefresh-papers": {"transfer": "pseudo", "warmup_steps": 0, "calibrate_steps": 100, "calibrate_new_on": "real",
                            "pseudo_grad_tail": 1.0, "real_loss": "current", **_DIAGONAL_MEMORY,
                            **_ONE_PSEUDO_PER_REAL},
-    "selfrefresh-plain": {**_ONE_PSEUDO_PER_REAL, "seeds": "noise", "real_loss": "all", "feature_weight": 0.0, "real_distill_weight": 0.0,
+    "selfrefresh-plain": {**_ONE_PSEUDO_PER_REAL, "seeds": "noise", "real_loss": "all", "feature_weight": 0.0,
+                          "real_distill_weight": 0.0,
                           "real_feature_weight": 0.0, "calibrate_steps": 0, "invert_steps": 0,
                           "warmup_steps": 0, "pseudo_grad_tail": 1.0},
     "selfrefresh-gan": {"generator": "gan", "generator_kwargs": {"update_epochs": 200}},

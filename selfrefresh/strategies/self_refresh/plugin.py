@@ -34,7 +34,8 @@ class SelfRefreshPlugin(SupervisedPlugin):
     The host strategy's criterion gives the cross-entropy on real data; the plugin adds what
     :class:`~selfrefresh.strategies.SelfRefresh` adds (auto loss on real data, pseudo-patterns of
     NET2, the optional LwF term; with ``real_loss="current"`` a separated softmax replaces the
-    host's cross-entropy), so both train the same thing. Takes a :class:`SelfRefreshConfig` or its fields as keywords.
+    host's cross-entropy), so both train the same thing. Takes a :class:`SelfRefreshConfig` or its
+    fields as keywords.
     """
 
     def __init__(self, config: Optional[SelfRefreshConfig] = None, **options):
