@@ -153,8 +153,8 @@ def _run_many(stream, strategies, seeds, *, out, resume=False, overwrite=False, 
     from .strategies.registry import unregistered
     strategies, seeds = _unique(strategies, "--strategy"), _unique(seeds, "--seeds")
     for s in strategies:
-        if unregistered(s):
-            raise ExperimentError(unregistered(s))
+        if problem := unregistered(s):
+            raise ExperimentError(problem)
     own_options = options_for(strategies, dict(options or {}))
     if log:
         from .runs.evaluation import check_loggers

@@ -54,8 +54,8 @@ def run_dir(out: os.PathLike, config: RunConfig) -> Path:
 
 def _validate(config: RunConfig) -> None:
     from ..strategies.registry import unregistered
-    if unregistered(config.strategy):
-        raise ExperimentError(unregistered(config.strategy))
+    if problem := unregistered(config.strategy):
+        raise ExperimentError(problem)
     if not isinstance(config.seed, int) or isinstance(config.seed, bool) or config.seed < 0:
         raise ExperimentError(f"seed must be a non-negative integer, got {config.seed!r}")
     check_model_settings(config.cell, config.hidden_size)
